@@ -42,7 +42,7 @@ def _model_options(models) -> list:
 class Generator:
     "The seed's app as ipywidgets: model, sampler, settings, Generate, a progress bar, the image grid and a trajectory scrubber."
     def __init__(self,
-                 models=None,           # model names or folders (a list, a dict label → name/dir, or one); default `list_pretrained()`
+                 models=None,           # model names or folders (a list, a dict label → name/dir, or one); default list_pretrained()
                  sampler:str='ddim',    # 'ddim' or 'ddpm'
                  steps:int=50,          # DDIM steps (DDPM always runs all T)
                  eta:float=0.0,         # DDIM η in [0, 1]

@@ -42,12 +42,13 @@ def _check_res(resolution, model=None):
 
 # %% ../nbs/07_pretrained.ipynb #95b8f58d
 def save_pretrained(path,                  # the folder to write (created if needed)
-                    model:torch.nn.Module, # a model with a `config` (`diffusion_nb.attention_unet.MODELS`)
+                    model:torch.nn.Module, # a model with a config (diffusion_nb.attention_unet.MODELS)
                     schedule:NoiseSchedule,# the noise schedule it was trained with
                     target:str='eps',      # what it predicts: 'eps', 'x0' or 'v'
                     resolution:int=32,     # the image size it was trained at
                     dtype:str='float32',   # 'float32', or 'float16' to halve the file (loaded back as float32)
-                    **meta) -> Path:       # more JSON-able fields for config.json (e.g. `steps=...`, `dataset=...`)
+                    **meta,                # more JSON-able fields for config.json, e.g. steps=..., dataset=...
+                   ) -> Path:
     "Write `model` as `path/config.json` + `path/model.safetensors`; returns `path`."
     if target not in TARGETS: raise ValueError(f"target={target!r} is not one of {', '.join(map(repr, TARGETS))}")
     if dtype not in DTYPES: raise ValueError(f"dtype={dtype!r} is not one of {', '.join(map(repr, DTYPES))}")
@@ -73,7 +74,8 @@ def _write_atomic(path, write):
     finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/07_pretrained.ipynb #b4071d93
-def read_config(path) -> dict:
+def read_config(path, # a pretrained or checkpoint folder
+               ) -> dict:
     "The checked `config.json` of a pretrained or checkpoint folder `path`."
     f = Path(path) / CONFIG_NAME
     if not f.is_file(): raise PretrainedError(f"{f} not found: a pretrained folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
@@ -101,7 +103,7 @@ def _read_weights(f) -> dict:
     try: return load_file(str(f))
     except Exception as e: raise PretrainedError(f"{f} is not a readable safetensors file (truncated or corrupt?): {e}") from None
 
-def load_weights(model:torch.nn.Module, # the model `config.json` built
+def load_weights(model:torch.nn.Module, # the model config.json built
                  f,                     # a safetensors file
                 ) -> torch.nn.Module:
     "Load `f` into `model` after checking keys, shapes and values; float16 files come back in the model's dtype."
@@ -123,7 +125,8 @@ def list_pretrained() -> list:
     if not WEIGHTS_DIR.is_dir(): return []
     return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_NAME).is_file())
 
-def resolve_pretrained(name_or_dir) -> Path:
+def resolve_pretrained(name_or_dir, # a shipped model's name, a pretrained folder, a checkpoint or a run folder
+                      ) -> Path:
     "The folder to load for a shipped model's name, a pretrained/checkpoint folder, or a run folder (its newest checkpoint)."
     p = Path(name_or_dir)
     if not p.is_dir():
@@ -153,14 +156,21 @@ class DiffusionPipeline:
         "Image channels: `in_channels` (SimpleUNet) or `channels` (AttentionUNet) of the model's config."
         c = self.model.config; return c['in_channels'] if 'in_channels' in c else c.get('channels', 3)
     device = property(lambda self: next(self.model.parameters()).device)
-    def to(self, device): self.model.to(device); return self
+    def to(self, device): # e.g. 'cpu', 'cuda' or a torch.device
+        "Move the model to `device`; returns the pipeline."
+        self.model.to(device); return self
     def __repr__(self):
         return (f"DiffusionPipeline({self.model.config['name']}, {sum(p.numel() for p in self.model.parameters()):,} params, "
                 f"{self.schedule!r}, target={self.target!r}, resolution={self.resolution})")
 
 # %% ../nbs/07_pretrained.ipynb #e84b6419
-def _sampler(self:DiffusionPipeline, sampler:str='ddim', steps:int|None=None, eta:float=0.0, spacing:str='uniform',
-             variance:str='posterior', clip_x0:bool=False):
+def _sampler(self:DiffusionPipeline,
+             sampler:str='ddim',       # 'ddim' or 'ddpm'
+             steps:int|None=None,      # DDIM steps (default 50); DDPM runs all T
+             eta:float=0.0,            # DDIM η in [0, 1]
+             spacing:str='uniform',    # DDIM timestep spacing
+             variance:str='posterior', # DDPM variance
+             clip_x0:bool=False):      # clamp the predicted x0 to [-1, 1]
     "A sampler for this model's schedule and target (see `diffusion_nb.sampling.get_sampler`)."
     return get_sampler(sampler, self.schedule, steps, eta, spacing, variance, clip_x0, self.target)
 DiffusionPipeline.sampler = _sampler
@@ -175,13 +185,17 @@ def _call(self:DiffusionPipeline,
           variance:str='posterior',# DDPM variance
           clip_x0:bool=False,      # clamp the predicted x0 to [-1, 1]
           output:str='pil',        # 'pil', 'uint8' or 'tensor'
-          **kwargs):               # more `diffusion_nb.sampling.sample` arguments: progress, capture, generator, device, x
+          **kwargs):               # more diffusion_nb.sampling.sample arguments: progress, capture, generator, device, x
     "Generate `n` images (PIL images by default)."
     s = self.sampler(sampler, steps, eta, spacing, variance, clip_x0)
     return sample(self.model, s, n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **kwargs)
 DiffusionPipeline.__call__ = _call
 
-def _save(self:DiffusionPipeline, path, dtype:str='float32', **meta) -> Path:
+def _save(self:DiffusionPipeline,
+          path,                # the folder to write (created if needed)
+          dtype:str='float32', # 'float32', or 'float16' to halve the file
+          **meta,              # more JSON-able fields for config.json (they override the loaded ones)
+         ) -> Path:
     "Save this pipeline's model in the pretrained format."
     keep = {k: v for k, v in self.config.items() if k not in ('format', 'format_version', 'model', 'schedule', 'target', 'resolution', 'dtype')}
     return save_pretrained(path, self.model, self.schedule, self.target, self.resolution, dtype, **{**keep, **meta})

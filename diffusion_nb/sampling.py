@@ -5,7 +5,6 @@
 # %% ../nbs/06_sampling.ipynb #1bebc9e6
 from __future__ import annotations
 import math, time
-from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
@@ -31,7 +30,10 @@ def _floats(t): return t.detach().double().cpu().tolist()   # a schedule buffer 
 # %% ../nbs/06_sampling.ipynb #43f5bc45
 class Sampler:
     "Base class of the samplers: descending `timesteps`, per-step coefficients as floats, and `x0_eps`."
-    def __init__(self, sched, clip_x0:bool=False, target:str='eps'):
+    def __init__(self,
+                 sched,              # a NoiseSchedule
+                 clip_x0:bool=False, # clamp the predicted x0 to [-1, 1]
+                 target:str='eps'):  # what the model predicts: 'eps', 'x0' or 'v'
         _check_choice('target', target, PRED_TARGETS)
         self.sched,self.clip_x0,self.target,self.T = sched,clip_x0,target,int(sched.T)
         self._ab = _floats(sched.alphas_cumprod)                      # ᾱ_t
@@ -40,10 +42,16 @@ class Sampler:
         self.timesteps, self._sigma = [], {}
 
     def __len__(self): return len(self.timesteps)
-    def noisy(self, t:int) -> bool: return self._sigma[t] > 0     # does the step from `t` add fresh noise?
+    def noisy(self, t:int, # a timestep, one of self.timesteps
+             ) -> bool:
+        "Does the step from `t` add fresh noise?"
+        return self._sigma[t] > 0
 
 # %% ../nbs/06_sampling.ipynb #0f8bae3d
-def _x0_eps(self:Sampler, model_out, t:int, x):
+def _x0_eps(self:Sampler,
+            model_out, # the model's output at (x, t): ε̂, x̂0 or v̂ as self.target says
+            t:int,     # the current timestep
+            x):        # the current batch x_t
     "Predicted `(x0, eps)` at integer timestep `t` from the model's output `model_out` for the batch `x` = x_t."
     sab, s1m = self._sab[t], self._s1m[t]
     if self.target == 'eps': eps = model_out; x0 = (x - s1m*eps) / sab      # x̂0 = (x_t − √(1−ᾱ) ε̂) / √ᾱ
@@ -57,7 +65,7 @@ Sampler.x0_eps = _x0_eps
 class DDPMSampler(Sampler):
     "Ancestral sampling of p(x_{t-1} | x_t) over all `T` timesteps (Ho et al. 2020, Algorithm 2)."
     def __init__(self,
-                 sched,                    # a `NoiseSchedule`
+                 sched,                    # a NoiseSchedule
                  variance:str='posterior', # σ_t² = β̃_t ('posterior', as the seed) or β_t ('beta')
                  clip_x0:bool=False,       # clamp the predicted x0 to [-1, 1] (the seed does not)
                  target:str='eps'):        # what the model predicts: 'eps', 'x0' or 'v'
@@ -76,10 +84,10 @@ class DDPMSampler(Sampler):
 # %% ../nbs/06_sampling.ipynb #e05f0be7
 def _ddpm_step(self:DDPMSampler,
                model_out:torch.Tensor,   # the model's output at (x, t)
-               t:int,                    # the current timestep, one of `self.timesteps`
+               t:int,                    # the current timestep, one of self.timesteps
                x:torch.Tensor,           # the current batch x_t
-               generator:torch.Generator|None=None, # draws the step's noise when `noise` is None
-               noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like `x`
+               generator:torch.Generator|None=None, # draws the step's noise when noise is None
+               noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
     "One ancestral step x_t → x_{t-1}; returns `(x_prev, x0_pred)`."
     x0, eps = self.x0_eps(model_out, t, x)
     if self.clip_x0: mean = self._c1[t]*x0 + self._c2[t]*x                  # μ̃ = c1 x̂0 + c2 x_t
@@ -109,7 +117,7 @@ def ddim_timesteps(T:int,              # number of training timesteps
 class DDIMSampler(Sampler):
     "DDIM sampling (Song et al. 2021) over `steps` ≤ T timesteps; η = 0 deterministic, η = 1 DDPM-like."
     def __init__(self,
-                 sched,                  # a `NoiseSchedule`
+                 sched,                  # a NoiseSchedule
                  steps:int=50,           # number of denoising steps, 1..T
                  eta:float=0.0,          # η in [0, 1]: 0 deterministic, 1 ancestral
                  spacing:str='uniform',  # timestep spacing: 'uniform', 'leading' or 'trailing'
@@ -134,10 +142,10 @@ class DDIMSampler(Sampler):
 # %% ../nbs/06_sampling.ipynb #977672d7
 def _ddim_step(self:DDIMSampler,
                model_out:torch.Tensor,   # the model's output at (x, t)
-               t:int,                    # the current timestep, one of `self.timesteps`
+               t:int,                    # the current timestep, one of self.timesteps
                x:torch.Tensor,           # the current batch x_t
-               generator:torch.Generator|None=None, # draws the step's noise when `noise` is None (only if η > 0)
-               noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like `x`
+               generator:torch.Generator|None=None, # draws the step's noise when noise is None (only if η > 0)
+               noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
     "One DDIM step from `t` to the next timestep t'; returns `(x_prev, x0_pred)`."
     if t not in self._prev: raise ValueError(f"t={t!r} is not one of this sampler's timesteps {self.timesteps[:3]}...{self.timesteps[-1:]}")
     x0, eps = self.x0_eps(model_out, t, x)
@@ -149,7 +157,7 @@ DDIMSampler.step = _ddim_step
 
 # %% ../nbs/06_sampling.ipynb #10941a51
 def get_sampler(name:str,               # 'ddpm' or 'ddim'
-                sched,                  # a `NoiseSchedule`
+                sched,                  # a NoiseSchedule
                 steps:int|None=None,    # DDIM steps (default 50); DDPM always runs all T (None or T)
                 eta:float=0.0,          # DDIM η in [0, 1]
                 spacing:str='uniform',  # DDIM timestep spacing
@@ -164,11 +172,15 @@ def get_sampler(name:str,               # 'ddpm' or 'ddim'
     return DDPMSampler(sched, variance, clip_x0, target)
 
 # %% ../nbs/06_sampling.ipynb #ee170ded
-@dataclass
 class Frames:
     "Intermediate frames of one sampling run: `t[k]` the timestep of step k, `xt[k]` the batch after it, `x0[k]` the predicted x0 (K, B, C, H, W) in [-1, 1]."
-    t:list; xt:torch.Tensor; x0:torch.Tensor
+    def __init__(self,
+                 t:list,          # the timestep of each captured step, descending
+                 xt:torch.Tensor, # (K, B, C, H, W) in [-1, 1]: the batch after each captured step
+                 x0:torch.Tensor):# (K, B, C, H, W) in [-1, 1]: the predicted x0 at each captured step
+        self.t, self.xt, self.x0 = t, xt, x0
     def __len__(self): return len(self.t)
+    def __repr__(self): return f"Frames(t={self.t!r}, xt={self.xt!r}, x0={self.x0!r})"
 
 def _capture_steps(n_steps, k):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n_steps:
@@ -211,13 +223,13 @@ def _progress_fn(progress, n_steps):
 # %% ../nbs/06_sampling.ipynb #eac724c4
 @torch.inference_mode()
 def sample(model,                        # the denoiser, called as model(x, t)
-           sampler:Sampler,              # a `DDPMSampler` or `DDIMSampler`
+           sampler:Sampler,              # a DDPMSampler or DDIMSampler
            n:int=8,                      # number of images
-           res:int|None=None,            # image size in pixels (default: the model's `config['resolution']`)
-           seed:int=0,                   # seeds a new `torch.Generator` when `generator` is None
+           res:int|None=None,            # image size in pixels (default: the model's config['resolution'])
+           seed:int=0,                   # seeds a new torch.Generator when generator is None
            generator:torch.Generator|None=None, # the generator for the start noise and every step's noise
            progress=None,                # None, True (a tqdm bar) or a callable f(i, n_steps, t) called after each step
-           capture:int=0,                # keep K evenly spaced intermediate frames (then `(images, Frames)` is returned)
+           capture:int=0,                # keep K evenly spaced intermediate frames (then (images, Frames) is returned)
            output:str='tensor',          # 'tensor' ([0, 1] floats), 'uint8' (array) or 'pil'
            device=None,                  # where to sample (default: the model's device)
            x:torch.Tensor|None=None,     # the start noise x_T, (n, C, res, res) (default: drawn from the generator)
@@ -267,7 +279,7 @@ def image_grid(ims,                 # a [0, 1] float tensor (B, C, H, W), a uint
     return Image.fromarray(g[..., 0] if c == 1 else g)
 
 # %% ../nbs/06_sampling.ipynb #f24bfd62
-def save_gif(frames:Frames,        # frames captured by `sample(..., capture=K)`
+def save_gif(frames:Frames,        # frames captured by sample(..., capture=K)
              path,                 # where to write the GIF
              kind:str='xt',        # 'xt' (the noisy batch after each captured step) or 'x0' (the predicted image)
              nrow:int|None=None,   # images per row
@@ -293,7 +305,7 @@ class SampleGridCallback(Callback):
                  eta:float=0.0,          # DDIM η
                  ema:bool=True,          # sample from the EMA weights (else the raw model)
                  show:bool=True,         # display the grid when running in a notebook
-                 at_end:bool=True,       # also after the last step of `fit`
+                 at_end:bool=True,       # also after the last step of fit
                  nrow:int|None=None):    # images per row
         if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every={every!r} must be a positive integer")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
@@ -321,8 +333,10 @@ def _in_notebook():
     ip = get_ipython()
     return ip is not None and type(ip).__name__ != 'TerminalInteractiveShell'
 
-def _after_step(self:SampleGridCallback, tr):
+def _after_step(self:SampleGridCallback, tr): # the Trainer
+    "Make the grid every every steps (main process only)."
     if tr.is_main and tr.step % self.every == 0: self._grid_now(tr)
-def _after_fit(self:SampleGridCallback, tr):
+def _after_fit(self:SampleGridCallback, tr): # the Trainer
+    "Make a last grid after training if at_end and the last step has none yet."
     if tr.is_main and self.at_end and self._done != tr.step: self._grid_now(tr)
 SampleGridCallback._grid_now, SampleGridCallback.after_step, SampleGridCallback.after_fit = _grid_now, _after_step, _after_fit

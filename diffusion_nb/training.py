@@ -60,23 +60,27 @@ def pick_device(device=None, # None/'auto', or 'cpu', 'cuda', 'cuda:N', 'mps'
     return d
 
 # %% ../nbs/05_training.ipynb #9125a391
-def derive_seed(*parts) -> int:
+def derive_seed(*parts, # anything with a str(), e.g. seed, a name, step, rank
+               ) -> int:
     "A 63-bit seed that depends only on `parts`, e.g. `(seed, 'noise', step, rank)`."
     h = hashlib.blake2b(':'.join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(h, 'little') >> 1
 
-def make_generator(*parts, device='cpu') -> torch.Generator:
+def make_generator(*parts,      # what derive_seed hashes into the seed
+                   device='cpu', # the generator's device
+                  ) -> torch.Generator:
     "A `torch.Generator` on `device` seeded with `derive_seed(*parts)`."
     return torch.Generator(device=device).manual_seed(derive_seed(*parts))
 
 # %% ../nbs/05_training.ipynb #6d97a079
 class StepBatches:
     "The training batch of step `s` as a function of `(seed, s, rank)` only, cut from in-memory uint8 images."
-    def __init__(self, images,            # uint8 (N, C, H, W) tensor, or a dataset with `.images` (e.g. `FlowersDataset`)
+    def __init__(self, images,            # uint8 (N, C, H, W) tensor, or a dataset with .images (e.g. FlowersDataset)
                  bs:int=64,               # images per step and process
                  seed:int=0,              # seeds the epoch permutations and flips
                  flip:bool=True,          # random horizontal flips
-                 rank:int=0, world:int=1, # this process and the number of processes
+                 rank:int=0,              # this process's index, 0 to world-1
+                 world:int=1,             # the number of processes
                 ):
         images = getattr(images, 'images', images)
         if not (isinstance(images, Tensor) and images.dtype == torch.uint8 and images.ndim == 4):
@@ -150,7 +154,8 @@ def _jsonable(o):
 
 def _jsonify(o): return json.loads(json.dumps(o))
 
-def optimizer_state_flat(opt:torch.optim.Optimizer) -> tuple[dict, dict]:
+def optimizer_state_flat(opt:torch.optim.Optimizer, # the optimizer to save
+                        ) -> tuple[dict, dict]:
     "`opt.state_dict()` as (tensors named `optimizer.<param>.<key>`, json-able rest)."
     sd = opt.state_dict()
     tensors, meta = {}, {'param_groups': sd['param_groups'], 'state': {}}
@@ -160,7 +165,9 @@ def optimizer_state_flat(opt:torch.optim.Optimizer) -> tuple[dict, dict]:
             else: meta['state'].setdefault(str(i), {})[k] = v
     return tensors, meta
 
-def optimizer_state_unflat(tensors:dict, meta:dict) -> dict:
+def optimizer_state_unflat(tensors:dict, # the tensors optimizer_state_flat returned (other keys are ignored)
+                          meta:dict,    # its json-able rest
+                         ) -> dict:
     "The optimizer `state_dict` that `optimizer_state_flat` split."
     state = {}
     for k, v in tensors.items():
@@ -177,7 +184,7 @@ def rng_state() -> dict:
         for i, s in enumerate(torch.cuda.get_rng_state_all()): d[f'rng.cuda.{i}'] = s
     return d
 
-def set_rng_state(d:dict): # what `rng_state` returned
+def set_rng_state(d:dict): # what rng_state returned
     "Restore what `rng_state` saved (CUDA states only for devices that exist)."
     if 'rng.cpu' in d: torch.set_rng_state(d['rng.cpu'])
     if torch.cuda.is_available():
@@ -198,8 +205,9 @@ def _write_json(path, obj): Path(path).write_text(json.dumps(obj, indent=1))
 
 # %% ../nbs/05_training.ipynb #5e3ce890
 def save_checkpoint(out_dir,            # the run folder
-                    step:int,           # steps done; the folder is `ckpt-<step>`
-                    model:nn.Module, ema_model:nn.Module, # the weights
+                    step:int,           # steps done; the folder is ckpt-<step>
+                    model:nn.Module,    # -> model.safetensors
+                    ema_model:nn.Module,# -> ema.safetensors
                     config:dict,        # -> config.json
                     state_tensors:dict, # -> state.safetensors
                     state_json:dict,    # -> state.json
@@ -225,7 +233,8 @@ def save_checkpoint(out_dir,            # the run folder
     return final
 
 # %% ../nbs/05_training.ipynb #ae8fa50d
-def is_complete(ckpt) -> bool:
+def is_complete(ckpt, # a checkpoint folder
+               ) -> bool:
     "Whether `ckpt` holds every checkpoint file, with JSON that parses and safetensors headers that read."
     try:
         for f in CKPT_FILES:
@@ -236,31 +245,37 @@ def is_complete(ckpt) -> bool:
         return True
     except Exception: return False
 
-def list_checkpoints(out_dir) -> list[Path]:
+def list_checkpoints(out_dir, # the run folder
+                    ) -> list[Path]:
     "Complete `ckpt-<step>` folders in `out_dir`, oldest first; temp and half-written ones are skipped."
     out_dir = Path(out_dir)
     if not out_dir.is_dir(): return []
     cks = [(int(m.group(1)), p) for p in out_dir.iterdir() if p.is_dir() and (m := CKPT_RE.match(p.name))]
     return [p for _, p in sorted(cks) if is_complete(p)]
 
-def latest_checkpoint(out_dir) -> Path|None:
+def latest_checkpoint(out_dir, # the run folder
+                     ) -> Path|None:
     "The newest complete checkpoint in `out_dir`, or None."
     cks = list_checkpoints(out_dir)
     return cks[-1] if cks else None
 
 # %% ../nbs/05_training.ipynb #a4f64dfd
-def prune_checkpoints(out_dir, keep:int=3): # keep the newest `keep`
+def prune_checkpoints(out_dir,    # the run folder
+                      keep:int=3): # how many of the newest to keep
     "Delete all but the newest `keep` checkpoints (renamed to `.tmp-*` first, so no half-deleted `ckpt-*` remains)."
     for p in list_checkpoints(out_dir)[:-keep]:
         trash = p.with_name(f'.tmp-del-{p.name}-{os.getpid()}')
         os.rename(p, trash); shutil.rmtree(trash, ignore_errors=True)
 
-def clean_tmp(out_dir, pid=None): # only this process's if given
+def clean_tmp(out_dir,  # the run folder
+              pid=None): # only this process's if given
     "Remove `.tmp-*` folders left by interrupted saves."
     for p in Path(out_dir).glob('.tmp-*'):
         if pid is None or p.name.endswith(f'-{pid}'): shutil.rmtree(p, ignore_errors=True)
 
-def load_checkpoint(ckpt, device='cpu') -> dict:
+def load_checkpoint(ckpt,         # a complete checkpoint folder
+                    device='cpu', # where the state dicts of the weights go
+                   ) -> dict:
     "A checkpoint folder as a dict: `config`, `state` (JSON) and `model`, `ema`, `tensors` (state dicts)."
     ckpt = Path(ckpt)
     if not is_complete(ckpt): raise FileNotFoundError(f"{ckpt} is not a complete checkpoint (it needs {', '.join(CKPT_FILES)})")
@@ -269,7 +284,8 @@ def load_checkpoint(ckpt, device='cpu') -> dict:
                 tensors=load_file(ckpt / 'state.safetensors'))
 
 # %% ../nbs/05_training.ipynb #f498ce43
-def model_config(model:nn.Module) -> dict:
+def model_config(model:nn.Module, # any model; ideally one with a config dict
+                ) -> dict:
     "`model.config` in plain JSON types (tuples become lists); `{'name': <class name>}` if it has none."
     cfg = getattr(model, 'config', None)
     return _jsonify(cfg if cfg is not None else {'name': type(model).__name__})
@@ -285,8 +301,8 @@ def _check_in(name, v, allowed):
 # %% ../nbs/05_training.ipynb #038e717a
 class Trainer:
     "Trains a diffusion model on uint8 images: AdamW + warm-up (+ cosine), clipping, EMA, bf16 on CUDA, callbacks, checkpoints."
-    def __init__(self, model:nn.Module,      # called as model(x_t, t); should have a `.config` dict
-                 data,                       # uint8 (N,C,H,W) images or a `FlowersDataset`
+    def __init__(self, model:nn.Module,      # called as model(x_t, t); should have a .config dict
+                 data,                       # uint8 (N,C,H,W) images or a FlowersDataset
                  schedule:NoiseSchedule=None,# default: linear, T=300 (the seed's)
                  target:str='eps',           # what the model predicts: 'eps', 'x0' or 'v'
                  loss:str='l1',              # 'l1' (the seed's), 'mse' or 'huber'
@@ -310,8 +326,8 @@ class Trainer:
                  log_every:int=10,           # log.jsonl line every N steps
                  cbs=(),                     # extra callbacks
                  progress=True,              # tqdm bar: True (auto), 'text' or False
-                 loss_func=None,             # `f(model, x0, generator) -> loss` replacing `diffusion_loss`
-                 accelerator=None):          # an `accelerate.Accelerator` (made for you under torchrun/accelerate launch)
+                 loss_func=None,             # f(model, x0, generator) -> loss replacing diffusion_loss
+                 accelerator=None):          # an accelerate.Accelerator (made for you under torchrun/accelerate launch)
         _check_in('target', target, TARGETS); _check_in('loss', loss, LOSSES)
         _check_pos('bs', bs); _check_pos('lr', lr, float); _check_pos('warmup', warmup, zero_ok=True)
         _check_pos('ckpt_every', ckpt_every); _check_pos('keep', keep); _check_pos('log_every', log_every)
@@ -348,7 +364,10 @@ Trainer.ema_model = property(lambda self: self.ema.model)
 Trainer.resolution = property(lambda self: self.batches.images.shape[-1])
 
 @patch
-def diffusion_loss(self:Trainer, model, x0, generator=None):
+def diffusion_loss(self:Trainer,
+                   model,          # the denoiser (or its DDP wrapper)
+                   x0,             # a clean batch in [-1, 1]
+                   generator=None):# draws the timesteps and noise
     "The loss of `model` on clean batch `x0` with this trainer's schedule, target and loss."
     return diffusion_loss(model, self.schedule, x0, self.target, self.loss, self.min_snr_gamma, generator)
 
@@ -432,7 +451,7 @@ def _diff(a, b, key):
     return [] if a == b else [f"{key}: checkpoint has {a!r}, this run has {b!r}"]
 
 def check_compatible(saved:dict,   # a checkpoint's config.json
-                     current:dict, # this run's `Trainer.config`
+                     current:dict, # this run's Trainer.config
                      where=''):    # the checkpoint, for the message
     "Raise if a checkpoint's model, schedule, target or resolution differ from this run's."
     bad = [d for k in COMPAT_KEYS if k in saved for d in _diff(saved.get(k), current.get(k), k)]
@@ -453,7 +472,7 @@ def find_checkpoint(ckpt,          # True/'latest', a checkpoint folder, or a ru
 
 # %% ../nbs/05_training.ipynb #8067335a
 @patch
-def resume(self:Trainer, ckpt=True): # True/'latest' (newest in `out_dir`) or a checkpoint folder
+def resume(self:Trainer, ckpt=True): # True/'latest' (newest in out_dir) or a checkpoint folder
     "Load model, EMA, optimizer, LR-scheduler, step and RNG state from a checkpoint."
     path = find_checkpoint(ckpt, self.out_dir)
     ck = load_checkpoint(path, self.device)
@@ -492,7 +511,12 @@ def fit(self:Trainer, steps:int=None, # train until this many steps in all
     finally: self('cleanup_fit')
     return self
 
-def fit(model, data, steps:int=None, epochs:int=None, resume=None, **kwargs): # kwargs: see `Trainer`
+def fit(model,         # the denoiser to train
+        data,          # uint8 (N,C,H,W) images or a FlowersDataset
+        steps:int=None,  # train until this many steps in all
+        epochs:int=None, # ... or this many passes over the data
+        resume=None,     # True/'latest' or a checkpoint folder to continue from
+        **kwargs):       # passed to Trainer, e.g. schedule, bs, lr, out_dir
     "Make a `Trainer(model, data, **kwargs)` and train it; returns the trainer."
     return Trainer(model, data, **kwargs).fit(steps, epochs, resume)
 
@@ -501,18 +525,22 @@ class ProgressCB(Callback):
     "A tqdm progress bar with the loss and images/s, on the main process."
     order = 10
     def __init__(self, kind=True): self.kind = kind # True: tqdm.auto; 'text': plain tqdm
-    def before_fit(self, t):
+    def before_fit(self, t): # the Trainer
+        "Open the bar at the trainer's current step (main process only)."
         if not t.is_main: return
         bar = tqdm_text if self.kind == 'text' else tqdm_auto
         self.pbar = bar(total=t.total_steps, initial=t.step, desc='train', unit='step', mininterval=1, dynamic_ncols=True)
-    def after_step(self, t):
+    def after_step(self, t): # the Trainer
+        "Advance the bar and show the loss and images/s."
         if not t.is_main: return
         self.pbar.update(1); self.pbar.set_postfix(loss=f'{t.loss_value:.4f}', img_s=f'{t.img_per_s:.0f}', refresh=False)
-    def cleanup_fit(self, t):
+    def cleanup_fit(self, t): # the Trainer
+        "Close the bar, even when training failed."
         if getattr(self, 'pbar', None) is not None: self.pbar.close(); self.pbar = None
 
 # %% ../nbs/05_training.ipynb #23e51c5f
-def read_log(path) -> list[dict]: # a run folder or its log.jsonl
+def read_log(path, # a run folder or its log.jsonl
+            ) -> list[dict]:
     "The records of a `log.jsonl`; a torn last line (a kill mid-write) is skipped."
     path = Path(path); path = path / 'log.jsonl' if path.is_dir() else path
     out = []
@@ -524,13 +552,15 @@ def read_log(path) -> list[dict]: # a run folder or its log.jsonl
 class LogCB(Callback):
     "Every `every` steps append the mean loss, LR and images/s to `<out_dir>/log.jsonl` (main process only)."
     order = 20
-    def __init__(self, every=10): self.every = every
-    def before_fit(self, t):
+    def __init__(self, every=10): self.every = every # write a line every N steps
+    def before_fit(self, t): # the Trainer
+        "Find the log (main process with an out_dir only) and drop its lines past the current step, left by a resumed run."
         self.losses, self.path = [], (t.out_dir / 'log.jsonl' if t.out_dir is not None and t.is_main else None)
         if self.path is not None and self.path.exists():
             keep = [l for l in read_log(self.path) if l['step'] <= t.step]
             tmp = self.path.with_suffix('.tmp'); tmp.write_text(''.join(json.dumps(l) + '\n' for l in keep)); os.replace(tmp, self.path)
-    def after_step(self, t):
+    def after_step(self, t): # the Trainer
+        "Collect the loss; every every steps (and at the last) append the means to log.jsonl."
         if self.path is None: return
         self.losses.append(t.loss_value)
         if t.step % self.every == 0 or t.step == t.total_steps:
@@ -542,7 +572,7 @@ class LogCB(Callback):
 @patch
 def plot_loss(self:Trainer, ax=None, # matplotlib axes (default: a new figure)
               smooth:float=0.9,      # exponential smoothing of the second curve
-              figsize=(5, 3)):
+              figsize=(5, 3)):       # size of the new figure when ax is None
     "Plot this trainer's loss history, raw and smoothed, against the step."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=figsize)
@@ -558,45 +588,46 @@ class TrainConfigError(ValueError):
 
 def train_parser() -> argparse.ArgumentParser:
     "The argument parser of `diffusion_nb_train`."
-    p = argparse.ArgumentParser(prog='diffusion_nb_train', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = argparse.ArgumentParser(prog='diffusion_nb_train',
         description="Train a DDPM on Oxford Flowers-102 with EMA, checkpoints and exact resume. Several GPUs or nodes: "
                     "`accelerate launch -m diffusion_nb.training ...` or `torchrun --nproc_per_node N -m diffusion_nb.training ...`.")
     a = p.add_argument
-    a('--model', default='attention', help=f"model name: {', '.join(MODELS)}")
-    a('--model-config', default='{}', help='JSON dict of model arguments, e.g. \'{"dim": 32}\'')
-    a('--res', type=int, default=32, help='image side in pixels')
+    a('--model', default='attention', help=f"model name: {', '.join(MODELS)} (default: %(default)s)")
+    a('--model-config', default='{}', help='JSON dict of model arguments, e.g. \'{"dim": 32}\' (default: %(default)s)')
+    a('--res', type=int, default=32, help='image side in pixels (default: %(default)s)')
     a('--data', default=None, help='imagefolder root with train/<label>/*.jpg (default: $DIFFUSION_NB_DATA, the shared copy, else the hub)')
-    a('--limit', type=int, default=None, help='train on only N images, spread over the split')
-    a('--schedule', default='linear', help='beta schedule: linear, quadratic, cosine, sigmoid')
-    a('--T', type=int, default=300, help='number of diffusion steps')
-    a('--target', default='eps', help=f"what the model predicts: {', '.join(TARGETS)}")
-    a('--loss', default='l1', help=', '.join(LOSSES))
-    a('--min-snr-gamma', type=float, default=None, help='min-SNR-gamma loss weighting, e.g. 5')
-    a('--bs', '--batch-size', dest='bs', type=int, default=64, help='batch size per process')
-    a('--lr', type=float, default=2e-4, help='peak AdamW learning rate')
-    a('--weight-decay', type=float, default=0.0)
-    a('--warmup', type=int, default=500, help='linear LR warm-up steps')
-    a('--cosine', action='store_true', help='cosine LR decay to min-lr-ratio * lr after the warm-up')
-    a('--min-lr-ratio', type=float, default=0.0)
-    a('--grad-clip', type=float, default=1.0, help='max gradient norm (0: off)')
-    a('--ema-decay', type=float, default=0.999)
-    a('--no-ema-warmup', dest='ema_warmup', action='store_false')
-    a('--steps', type=int, default=None, help='optimizer steps in all (or give --epochs)')
-    a('--epochs', type=int, default=None)
-    a('--seed', type=int, default=0)
-    a('--device', default='auto', help='auto, cpu, cuda, cuda:N or mps (a launcher picks it for you)')
-    a('--no-bf16', dest='bf16', action='store_false', help='no bfloat16 autocast on CUDA')
-    a('--no-flip', dest='flip', action='store_false', help='no random horizontal flips')
-    a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl')
-    a('--ckpt-every', type=int, default=1000, help='checkpoint every N steps (and at the end)')
-    a('--keep', type=int, default=3, help='keep the newest K checkpoints')
-    a('--log-every', type=int, default=50)
-    a('--resume', nargs='?', const='latest', default=None, help='continue the newest checkpoint in --out, or the one given')
-    a('--no-progress', dest='progress', action='store_false')
+    a('--limit', type=int, default=None, help='train on only N images, spread over the split (default: all)')
+    a('--schedule', default='linear', help='beta schedule: linear, quadratic, cosine, sigmoid (default: %(default)s)')
+    a('--T', type=int, default=300, help='number of diffusion steps (default: %(default)s)')
+    a('--target', default='eps', help=f"what the model predicts: {', '.join(TARGETS)} (default: %(default)s)")
+    a('--loss', default='l1', help=f"loss: {', '.join(LOSSES)} (default: %(default)s)")
+    a('--min-snr-gamma', type=float, default=None, help='min-SNR-gamma loss weighting, e.g. 5 (default: off)')
+    a('--bs', '--batch-size', dest='bs', type=int, default=64, help='batch size per process (default: %(default)s)')
+    a('--lr', type=float, default=2e-4, help='peak AdamW learning rate (default: %(default)s)')
+    a('--weight-decay', type=float, default=0.0, help='AdamW weight decay (default: %(default)s)')
+    a('--warmup', type=int, default=500, help='linear LR warm-up steps (default: %(default)s)')
+    a('--cosine', action='store_true', help='decay the LR to min-lr-ratio * lr along a cosine after the warm-up (without it the LR stays constant)')
+    a('--min-lr-ratio', type=float, default=0.0, help='final LR / peak LR with --cosine (default: %(default)s)')
+    a('--grad-clip', type=float, default=1.0, help='max gradient norm, 0 turns clipping off (default: %(default)s)')
+    a('--ema-decay', type=float, default=0.999, help='EMA decay of the weights sampling uses (default: %(default)s)')
+    a('--no-ema-warmup', dest='ema_warmup', action='store_false', help='turn off the EMA warm-up: use --ema-decay from the first step')
+    a('--steps', type=int, default=None, help='optimizer steps in all (give this or --epochs)')
+    a('--epochs', type=int, default=None, help='passes over the training images (give this or --steps)')
+    a('--seed', type=int, default=0, help='seeds data order, flips, noise, t and dropout (default: %(default)s)')
+    a('--device', default='auto', help='auto, cpu, cuda, cuda:N or mps; a launcher picks it for you (default: %(default)s)')
+    a('--no-bf16', dest='bf16', action='store_false', help='turn off bfloat16 autocast on CUDA (it is on unless this flag is given)')
+    a('--no-flip', dest='flip', action='store_false', help='turn off random horizontal flips of the training images (they are on unless this flag is given)')
+    a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl (default: %(default)s)')
+    a('--ckpt-every', type=int, default=1000, help='checkpoint every N steps (and at the end) (default: %(default)s)')
+    a('--keep', type=int, default=3, help='keep the newest K checkpoints (default: %(default)s)')
+    a('--log-every', type=int, default=50, help='append a line to log.jsonl every N steps (default: %(default)s)')
+    a('--resume', nargs='?', const='latest', default=None, help='continue the newest checkpoint in --out, or the one given (default: start a new run)')
+    a('--no-progress', dest='progress', action='store_false', help='turn off the progress bar')
     return p
 
 # %% ../nbs/05_training.ipynb #5bc1bf1e
-def check_out_dir(out) -> Path:
+def check_out_dir(out, # the --out folder
+                 ) -> Path:
     "`out` if it is, or can be made, a writable folder (nothing is created); else a `TrainConfigError`."
     p = Path(out).expanduser()
     q = p if p.exists() else next(x for x in p.parents if x.exists())
