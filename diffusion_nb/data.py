@@ -50,7 +50,7 @@ def find_data_dir(data_dir=None, # explicit imagefolder root; wins over everythi
     if os.environ.get(DATA_ENV): return _existing_dir(os.environ[DATA_ENV], f"${DATA_ENV}=")
     for root in (search_from or _search_roots()):
         for p in [Path(root).resolve(), *Path(root).resolve().parents]:
-            if (p/DEFAULT_DATA_SUBDIR).is_dir(): return p/DEFAULT_DATA_SUBDIR
+            if (p/DEFAULT_DATA_SUBDIR).is_dir(): return (p/DEFAULT_DATA_SUBDIR).resolve()
     return None
 
 # %% ../nbs/00_data.ipynb #5468b453
