@@ -21,6 +21,7 @@ py_versions = '3.10 3.11 3.12 3.13'.split()
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 bench_requirements = shlex.split(cfg.get('bench_requirements', ''))
+eval_requirements = shlex.split(cfg.get('eval_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
@@ -35,9 +36,9 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
-    package_data = {cfg['lib_name']: ['weights/*/*.json', 'weights/*/*.safetensors', 'weights/*/*.md']},
+    package_data = {cfg['lib_name']: ['weights/*/*.json', 'weights/*/*.safetensors', 'weights/*/*.md', 'features/*.json', 'features/*.safetensors']},
     install_requires = requirements,
-    extras_require = {'dev': dev_requirements, 'bench': bench_requirements},
+    extras_require = {'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
