@@ -300,4 +300,4 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     print(f"wrote {paths['grid']}")
     if 'singles' in paths: print(f"wrote {len(paths['singles'])} images to {a.singles}")
     if 'gif' in paths: print(f"wrote {paths['gif']}")
-    return paths
+    # returns None: a console script's return value becomes the process's exit status

@@ -699,7 +699,7 @@ def train_cli(argv=None): # command-line words (default: sys.argv[1:])
     try: tr.fit(**kw)
     except FloatingPointError as e: sys.exit(f"diffusion_nb_train: error: {e}")
     if tr.is_main: print(f"diffusion_nb_train: {tr.step} steps done; last checkpoint {tr.last_ckpt}")
-    return tr
+    # returns None: a console script's return value becomes the process's exit status
 
 # %% ../nbs/05_training.ipynb #94375ede
 if __name__ == '__main__' and Path(sys.argv[0]).name == 'training.py': train_cli()
