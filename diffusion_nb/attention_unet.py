@@ -138,7 +138,7 @@ class AttentionUNet(nn.Module):
                  dim:int=32, # base width: channels of the stem and of level 0 (even)
                  dim_mults:tuple=(1, 2, 4, 8), # width multipliers per level; len(dim_mults)-1 downsamplings
                  channels:int=3, # image channels in
-                 attn_levels:tuple=(1, 2, 3), # levels (0 = full resolution) with linear attention
+                 attn_levels:tuple|None=None, # levels (0 = full resolution) with linear attention (default: all but level 0)
                  mid_full_attn:bool=True, # full softmax attention at the bottleneck (else linear)
                  dropout:float=0., # dropout in every ResNet block
                  out_channels:int|None=None, # channels out (default: `channels`)
@@ -148,6 +148,7 @@ class AttentionUNet(nn.Module):
                  norm_groups:int=8, # GroupNorm groups in the ResNet blocks
                 ):
         super().__init__()
+        if attn_levels is None: attn_levels = range(1, len(dim_mults))
         self.dim, self.dim_mults, self.channels, self.attn_levels = dim, tuple(dim_mults), channels, tuple(sorted(set(attn_levels)))
         self.mid_full_attn, self.dropout, self.out_channels = mid_full_attn, dropout, out_channels or channels
         self.res_blocks, self.attn_heads, self.attn_dim_head, self.norm_groups = res_blocks, attn_heads, attn_dim_head, norm_groups
