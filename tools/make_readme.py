@@ -17,8 +17,8 @@ def _directives(src):
     return opts, '\n'.join(lines).strip()
 
 def _nb_links(md):
-    "Point relative links to notebooks (`](00_data.ipynb)`) at `nbs/`, where they live in the repository"
-    return re.sub(r'\]\((?![a-z]+:|/|#)([^)\s]+\.ipynb)\)', r'](nbs/\1)', md)
+    "Point relative links to notebooks and images (`](00_data.ipynb)`, `](images/x.png)`) at `nbs/`, where they live"
+    return re.sub(r'\]\((?![a-z]+:|/|#)([^)\s]+\.(?:ipynb|png|jpe?g|gif|svg))\)', r'](nbs/\1)', md)
 
 def _outputs(cell):
     "Markdown for the text outputs of a code cell"
