@@ -170,7 +170,7 @@ def _sampler(self:DiffusionPipeline,
              eta:float=0.0,            # DDIM η in [0, 1]
              spacing:str='uniform',    # DDIM timestep spacing
              variance:str='posterior', # DDPM variance
-             clip_x0:bool=False):      # clamp the predicted x0 to [-1, 1]
+             clip_x0:bool=True):       # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
     "A sampler for this model's schedule and target (see `diffusion_nb.sampling.get_sampler`)."
     return get_sampler(sampler, self.schedule, steps, eta, spacing, variance, clip_x0, self.target)
 DiffusionPipeline.sampler = _sampler
@@ -183,7 +183,7 @@ def _call(self:DiffusionPipeline,
           seed:int=0,              # random seed
           spacing:str='uniform',   # DDIM timestep spacing
           variance:str='posterior',# DDPM variance
-          clip_x0:bool=False,      # clamp the predicted x0 to [-1, 1]
+          clip_x0:bool=True,       # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
           output:str='pil',        # 'pil', 'uint8' or 'tensor'
           **kwargs):               # more diffusion_nb.sampling.sample arguments: progress, capture, generator, device, x
     "Generate `n` images (PIL images by default)."
@@ -249,7 +249,7 @@ def generate(model:str,                # a shipped model's name, or a pretrained
              singles=None,             # a folder for one PNG per image
              gif=None,                 # a GIF of the denoising
              spacing:str='uniform',    # DDIM timestep spacing
-             clip_x0:bool=False,       # clamp the predicted x0 to [-1, 1]
+             clip_x0:bool=True,        # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
              nrow:int|None=None,       # images per grid row
              device=None,              # 'cpu', 'cuda', ...
              gif_frames:int=20,        # frames in the GIF
@@ -289,7 +289,8 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p.add_argument('--singles', default=None, help='also write one PNG per image into this folder')
     p.add_argument('--gif', default=None, help='also write a GIF of the denoising')
     p.add_argument('--spacing', choices=SPACINGS, default='uniform', help='DDIM timestep spacing')
-    p.add_argument('--clip-x0', action='store_true', help='clamp the predicted x0 to [-1, 1]')
+    p.add_argument('--no-clip-x0', dest='clip_x0', action='store_false',
+                   help="don't clamp the predicted x0 to [-1, 1] (the seed's sampler; clamping is on by default)")
     p.add_argument('--nrow', type=int, default=None, help='images per grid row')
     p.add_argument('--device', default=None, help='cpu, cuda, ... (default cpu)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
