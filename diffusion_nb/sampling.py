@@ -246,6 +246,9 @@ def sample(model,                        # the denoiser, called as model(x, t)
     if generator is None: generator = torch.Generator(device).manual_seed(seed)
     if x is None: x = torch.randn((n, channels, res, res), generator=generator, device=device, dtype=dtype)
     else: x = x.to(device, dtype)
+    w = next((q for q in model.parameters() if q.ndim == 4), None)  # a conv weight tells the model's memory format
+    if w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
+        x = x.contiguous(memory_format=torch.channels_last)  # the batch in the model's layout: no conversions every step
     tt, z, frames = torch.empty(len(x), dtype=torch.long, device=device), torch.empty_like(x), []
     progress, was_training = _progress_fn(progress, len(steps)), model.training
     model.eval()

@@ -320,6 +320,7 @@ class Trainer:
                  flip:bool=True,             # random horizontal flips
                  device=None,                # None: CUDA > MPS > CPU
                  bf16:bool=True,             # bfloat16 autocast on CUDA
+                 channels_last:bool=True,    # channels_last memory format for model and batches (faster convolutions)
                  out_dir=None,               # run folder for checkpoints and log.jsonl (None: none written)
                  ckpt_every:int=1000,        # checkpoint every N steps (and at the end)
                  keep:int=3,                 # keep the newest K checkpoints
@@ -335,10 +336,10 @@ class Trainer:
         if grad_clip is not None: _check_pos('grad_clip', grad_clip, float)
         if not 0 <= ema_decay < 1: raise ValueError(f"ema_decay={ema_decay!r} must be in [0, 1)")
         self.schedule = schedule if schedule is not None else NoiseSchedule('linear', 300)
-        store_attr('target,loss,min_snr_gamma,bs,lr,weight_decay,warmup,cosine,min_lr_ratio,grad_clip,seed,flip,bf16,ckpt_every,keep')
+        store_attr('target,loss,min_snr_gamma,bs,lr,weight_decay,warmup,cosine,min_lr_ratio,grad_clip,seed,flip,bf16,channels_last,ckpt_every,keep')
         self.out_dir = None if out_dir is None else Path(out_dir)
         self._setup_dist(accelerator, device)
-        self.model = model.to(self.device)
+        self.model = model.to(self.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         self.ema = EMA(self.model, ema_decay, ema_warmup)
         self.net = self.acc.prepare_model(self.model) if self.world > 1 else self.model  # DDP: gradients averaged
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -398,19 +399,20 @@ def one_step(self:Trainer):
     s, t0 = self.step, time.perf_counter()
     torch.manual_seed(derive_seed(self.seed, 'torch', s, self.rank))
     self.x0 = self.batches(s, self.device)
+    if self.channels_last: self.x0 = self.x0.contiguous(memory_format=torch.channels_last)
     self('before_step')
     g = make_generator(self.seed, 'noise', s, self.rank, device=self.device)
     with self.autocast(): self.loss_t = self.loss_func(self.net, self.x0, generator=g)
     self('after_loss')
     lv = self.loss_t.detach().float()
     if self.world > 1: lv = self.acc.reduce(lv, 'mean')
+    self.opt.zero_grad(set_to_none=True)
+    self.loss_t.backward()  # queued before the loss is read on the host: no GPU stall between forward and backward
     self.loss_value, self.lr_value = lv.item(), self.opt.param_groups[0]['lr']
     if not math.isfinite(self.loss_value):
         good = self.last_ckpt or (latest_checkpoint(self.out_dir) if self.out_dir else None)
         raise FloatingPointError(f"loss is {self.loss_value} at step {s + 1}; training stopped before updating the weights. "
                                  f"Last good checkpoint: {good}")
-    self.opt.zero_grad(set_to_none=True)
-    self.loss_t.backward()
     self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip) if self.grad_clip else None
     self.opt.step(); self.lr_sched.step(); self.ema.update(self.model)
     self.step += 1
@@ -480,6 +482,9 @@ def resume(self:Trainer, ckpt=True): # True/'latest' (newest in out_dir) or a ch
     st = ck['state']
     self.model.load_state_dict(ck['model']); self.ema.model.load_state_dict(ck['ema'])
     self.opt.load_state_dict(optimizer_state_unflat(ck['tensors'], st['optimizer']))
+    for p, pst in self.opt.state.items():  # moments were saved contiguous: give them their parameter's layout again
+        for k, v in pst.items():
+            if isinstance(v, Tensor) and v.shape == p.shape: pst[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
     self.lr_sched.load_state_dict(dict(st['lr_scheduler'], lr_lambdas=[None] * len(self.opt.param_groups)))
     self.step, self.ema.n, self.last_ckpt, self.saved_step = st['step'], st['ema_updates'], path, st['step']
     set_rng_state(ck['tensors'])
@@ -616,6 +621,7 @@ def train_parser() -> argparse.ArgumentParser:
     a('--seed', type=int, default=0, help='seeds data order, flips, noise, t and dropout (default: %(default)s)')
     a('--device', default='auto', help='auto, cpu, cuda, cuda:N or mps; a launcher picks it for you (default: %(default)s)')
     a('--no-bf16', dest='bf16', action='store_false', help='turn off bfloat16 autocast on CUDA (it is on unless this flag is given)')
+    a('--no-channels-last', dest='channels_last', action='store_false', help='keep the default NCHW memory format (channels_last is on unless this flag is given)')
     a('--no-flip', dest='flip', action='store_false', help='turn off random horizontal flips of the training images (they are on unless this flag is given)')
     a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl (default: %(default)s)')
     a('--ckpt-every', type=int, default=1000, help='checkpoint every N steps (and at the end) (default: %(default)s)')
@@ -688,7 +694,7 @@ def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
     tr = Trainer(model, imgs, sched, target=args.target, loss=args.loss, min_snr_gamma=args.min_snr_gamma, bs=args.bs,
                  lr=args.lr, weight_decay=args.weight_decay, warmup=args.warmup, cosine=args.cosine, min_lr_ratio=args.min_lr_ratio,
                  grad_clip=args.grad_clip or None, ema_decay=args.ema_decay, ema_warmup=args.ema_warmup, seed=args.seed,
-                 flip=args.flip, device=None if args.device == 'auto' else args.device, bf16=args.bf16, out_dir=out,
+                 flip=args.flip, device=None if args.device == 'auto' else args.device, bf16=args.bf16, channels_last=args.channels_last, out_dir=out,
                  ckpt_every=args.ckpt_every, keep=args.keep, log_every=args.log_every, progress='text' if args.progress else False)
     return tr, dict(steps=args.steps, epochs=args.epochs, resume=resume)
 
