@@ -16,12 +16,12 @@ import diffusion_nb
 from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8
 
 # %% auto #0
-__all__ = ['FEATURE_RES', 'FEATURES_DIR', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'feature_stats', 'sqrt_psd', 'trace_sqrt_product',
-           'frechet_distance', 'fid', 'poly_kernel', 'mmd2_unbiased', 'kid', 'as_uint8_images', 'FlowersNet',
-           'load_flowers_labelled', 'accuracy', 'train_feature_net', 'save_feature_net', 'load_feature_net',
-           'FlowersFeatures', 'InceptionUnavailable', 'InceptionFeatures', 'get_extractor', 'real_features',
-           'image_metrics', 'blur_images', 'noise_images', 'calibrate', 'generate_images', 'evaluate_sampler',
-           'evaluate_table']
+__all__ = ['FEATURE_RES', 'FEATURES_DIR', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats', 'sqrt_psd',
+           'trace_sqrt_product', 'frechet_distance', 'fid', 'poly_kernel', 'mmd2_unbiased', 'kid', 'as_uint8_images',
+           'FlowersNet', 'load_flowers_labelled', 'accuracy', 'train_feature_net', 'save_feature_net',
+           'load_feature_net', 'FlowersFeatures', 'InceptionUnavailable', 'InceptionFeatures', 'get_extractor',
+           'real_features', 'image_metrics', 'blur_images', 'noise_images', 'calibrate', 'generate_images',
+           'evaluate_sampler', 'real_row', 'evaluate_table', 'show_table']
 
 # %% ../nbs/08_evaluation.ipynb #51aaeed2
 def feature_stats(feats, # (N, D) features, N >= 2
@@ -422,19 +422,21 @@ def generate_images(pipe, # a DiffusionPipeline (or any callable pipe(n, seed=..
 # %% ../nbs/08_evaluation.ipynb #17268e3a
 def evaluate_sampler(pipe, # a DiffusionPipeline
                      n:int=1000, # images to generate
-                     real=None, # reference: real images or features (default: the train split at the pipe's resolution)
+                     real=None, # reference: real images or features (default: the test split at the pipe's resolution)
                      extractor=None, # a feature extractor (default: get_extractor('flowers32'))
                      bs:int=100, # images per generation batch
                      seed:int=0, # seeds generation and the KID subsets
                      kid_subsets:int=100, # KID subsets
+                     keep:int=0, # also return the first `keep` generated images (uint8) under 'images'
                      **settings, # sampler settings: sampler='ddim', steps=50, eta=0., ...
-                    )->dict: # fid, kid, kid_std, sec_per_image, steps, n_fake, n_real, extractor
+                    )->dict: # fid, kid, kid_std, sec_per_image, steps, n_fake, n_real, extractor (and images)
     "Generate `n` images with one sampler setting and return FID, KID (mean ± std) and seconds per image"
     extractor = extractor or get_extractor()
-    if real is None: real = real_features("train", pipe.resolution, extractor)
+    if real is None: real = real_features("test", pipe.resolution, extractor)
     ims, spi = generate_images(pipe, n, bs, seed, **settings)
     steps = len(pipe.sampler(**settings)) if hasattr(pipe, "sampler") else settings.get("steps")
-    return dict(**image_metrics(ims, real, extractor, kid_subsets, seed=seed), sec_per_image=spi, steps=steps)
+    r = dict(**image_metrics(ims, real, extractor, kid_subsets, seed=seed), sec_per_image=spi, steps=steps)
+    return dict(r, images=ims[:keep]) if keep else r
 
 # %% ../nbs/08_evaluation.ipynb #5e3e9613
 SAMPLER_SETTINGS = {  # the samplers of the final table (DDPM runs all T steps: 300 for our schedules)
@@ -444,20 +446,59 @@ SAMPLER_SETTINGS = {  # the samplers of the final table (DDPM runs all T steps: 
     "DDIM 25": dict(sampler="ddim", steps=25),
     "DDIM 10": dict(sampler="ddim", steps=10),
 }
+REAL_ROW = "real train images"  # the model name of the reference rows evaluate_table adds
 
+def real_row(n:int, # number of train images, spread evenly over the split (as many as generated per row)
+             res:int=32, # their resolution
+             extractor=None, # a feature extractor (default: get_extractor('flowers32'))
+             keep:int=0, # also return the first `keep` images under 'images'
+             **kwargs, # passed to image_metrics (kid_subsets, seed)
+            )->dict: # the same fields as evaluate_sampler, with steps and sec_per_image NaN
+    "The floor of the table: `n` real train images scored against the test split, as if a model had made them"
+    extractor = extractor or get_extractor()
+    ims = load_flowers("train", res, limit=n)
+    r = dict(**image_metrics(ims, real_features("test", res, extractor), extractor, **kwargs), sec_per_image=math.nan, steps=math.nan)
+    return dict(r, images=ims[:keep]) if keep else r
+
+# %% ../nbs/08_evaluation.ipynb #980c70bd
 def evaluate_table(pipes:dict, # {model name: DiffusionPipeline}
                    samplers:dict=None, # {sampler name: settings} (default: SAMPLER_SETTINGS)
                    n:int=1000, # images per (model, sampler)
                    extractor=None, # a feature extractor (default: get_extractor('flowers32'))
                    progress:bool=False, # print each row as it is done
+                   keep:int=8, # generated images kept per row (column 'images') for show_table
+                   real:bool=True, # add a first row per resolution: n real train images against the test split (the floor)
                    **kwargs, # passed to evaluate_sampler (bs, seed, kid_subsets)
                   ): # DataFrame indexed by (model, sampler)
-    "FID, KID and seconds per image for every model × sampler"
+    "FID, KID and seconds per image for every model × sampler, against the test split, with real train images as the floor"
     import pandas as pd
     extractor, rows = extractor or get_extractor(), []
+    say = lambda m, s, r: progress and print(f"{m} | {s}: FID {r['fid']:.3f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}  {r['sec_per_image']:.4f} s/img", flush=True)
+    kid_kw = {k: v for k, v in kwargs.items() if k in ("kid_subsets", "seed")}
+    for res in (dict.fromkeys(p.resolution for p in pipes.values()) if real else ()):
+        r = real_row(n, res, extractor, keep, **kid_kw); rows.append(dict(model=REAL_ROW, sampler=f"{res} px", **r)); say(REAL_ROW, f"{res} px", r)
     for mname, pipe in pipes.items():
         for sname, settings in (samplers or SAMPLER_SETTINGS).items():
-            r = evaluate_sampler(pipe, n, extractor=extractor, **kwargs, **settings)
-            rows.append(dict(model=mname, sampler=sname, **r))
-            if progress: print(f"{mname} | {sname}: FID {r['fid']:.2f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}  {r['sec_per_image']:.3f} s/img")
+            r = evaluate_sampler(pipe, n, extractor=extractor, keep=keep, **kwargs, **settings)
+            rows.append(dict(model=mname, sampler=sname, **r)); say(mname, sname, r)
     return pd.DataFrame(rows).set_index(["model", "sampler"])
+
+# %% ../nbs/08_evaluation.ipynb #3901d4c4
+def show_table(table, # a table from evaluate_table (with its 'images' column)
+               n:int=8, # images per strip
+               scale:float=1.5, # screen pixels per image pixel
+              ): # the matplotlib figure
+    "The images each row of an evaluation table kept, one labelled strip per row"
+    import matplotlib.pyplot as plt
+    from diffusion_nb.sampling import image_grid
+    rows = [(i, r) for i, r in table.iterrows() if isinstance(r.get("images"), torch.Tensor) and len(r["images"])]
+    if not rows: raise ValueError("the table holds no images: run evaluate_table with keep > 0")
+    strips = [image_grid(r["images"][:n].permute(0, 2, 3, 1).numpy(), nrow=n) for _, r in rows]
+    w, h = max(s.size[0] for s in strips), max(s.size[1] for s in strips)
+    fig, axs = plt.subplots(len(rows), 1, figsize=(w*scale/100 + 1.8, len(rows)*h*scale/100), dpi=100, squeeze=False)
+    for ax, ((m, s), r), im in zip(axs[:, 0], rows, strips):
+        ax.imshow(im, interpolation="nearest"); ax.set_xticks([]); ax.set_yticks([])
+        for sp in ax.spines.values(): sp.set_visible(False)
+        ax.set_ylabel(f"{m}\n{s}  FID {r['fid']:.2f}", rotation=0, ha="right", va="center", fontsize=7)
+    fig.subplots_adjust(left=1.8/(w*scale/100 + 1.8), right=1, top=1, bottom=0, hspace=0.05)
+    return fig

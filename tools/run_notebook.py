@@ -1,0 +1,29 @@
+"""Execute a notebook in place and save its outputs, skipping `#| eval: false` cells except those asked for.
+
+    python tools/run_notebook.py nbs/08_evaluation.ipynb --run-marked "final table"
+
+Heavy cells are `#| eval: false` so that the tests skip them; their saved outputs come from running them once. This runs
+every other cell in order (so the heavy cell sees the notebook's state, as in Jupyter), plus each `#| eval: false` cell
+whose source contains one of the --run-marked strings, and writes all outputs back. Then run `nbdev_clean` on the file.
+"""
+import argparse, re
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+
+EVAL_FALSE = re.compile(r'^#\|\s*eval:\s*false\s*$', re.M)
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('path'); p.add_argument('--run-marked', nargs='*', default=[], help='run eval:false cells containing these strings')
+    a = p.parse_args(argv)
+    nb = read_nb(a.path)
+    def skip(cell):
+        if cell.cell_type != 'code': return True
+        if EVAL_FALSE.search(cell.source): return not any(m in cell.source for m in a.run_marked)
+        return False
+    sh = CaptureShell(a.path)
+    sh.run_all(nb, exc_stop=True, preproc=skip, verbose=True)
+    write_nb(nb, a.path)
+    print(f"ran and saved {a.path}")
+
+if __name__ == '__main__': main()
