@@ -133,7 +133,7 @@ def amp(device, autocast):
 
 def train_fns(model, x, t, device, autocast):
     "(step, fwd_bwd, forward): a full training step with AdamW, the FLOP-counted part, an inference forward."
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=str(device).split(":")[0] in ("cpu", "cuda"))  # as Trainer
     def fwd_bwd(x=x, t=t):
         with amp(device, autocast): loss = F.mse_loss(model(x, t).float(), x.float())
         loss.backward()

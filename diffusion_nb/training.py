@@ -342,7 +342,8 @@ class Trainer:
         self.model = model.to(self.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         self.ema = EMA(self.model, ema_decay, ema_warmup)
         self.net = self.acc.prepare_model(self.model) if self.world > 1 else self.model  # DDP: gradients averaged
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
+        fused = self.device.type in ('cpu', 'cuda')  # one fused kernel for all parameters: about half the time of the default loop on CPU
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused or None)
         self.lr_fn = WarmupCosine(warmup, None, cosine, min_lr_ratio)
         self.lr_sched = LambdaLR(self.opt, self.lr_fn)
         self.batches = StepBatches(data, bs, seed, flip, self.rank, self.world)
