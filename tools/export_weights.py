@@ -10,14 +10,14 @@ import argparse, json, math
 from pathlib import Path
 
 from diffusion_nb.pretrained import WEIGHTS_DIR, load_pretrained, save_pretrained
+from diffusion_nb.simple_unet import count_params
 from diffusion_nb.training import latest_checkpoint, read_log
 
 PAUSE_S = 600  # a gap between two log lines longer than this is a stop, not training time
 
-def run_facts(run:Path, ckpt:Path) -> dict:
-    "Steps, images, epochs, wall hours and the loss of the run up to the checkpoint, from its log."
+def run_facts(run:Path, ckpt:Path, cfg:dict) -> dict:
+    "Steps, images, epochs, wall hours and the loss of the run up to the checkpoint (config `cfg`), from its log."
     st = json.loads((ckpt / 'state.json').read_text())
-    cfg = json.loads((ckpt / 'config.json').read_text())
     step, bs = st['step'], cfg['train']['bs'] * cfg['train'].get('world_size', 1)
     log = [o for o in read_log(run) if o['step'] <= step]
     gaps = [b['time'] - a['time'] for a, b in zip(log, log[1:])]
@@ -67,10 +67,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     ck = latest_checkpoint(a.run)
     if ck is None: raise SystemExit(f"no complete checkpoint in {a.run}")
-    facts, log = run_facts(a.run, ck)
     pipe = load_pretrained(ck)  # EMA weights
     cfg, dest = pipe.config, a.dest_root / a.name
-    params = sum(v.numel() for v in pipe.model.parameters())
+    facts, log = run_facts(a.run, ck, cfg)
+    params = count_params(pipe.model)
     pipe_dest = save_pretrained(
         dest, pipe.model, pipe.schedule, pipe.target, pipe.resolution, dtype='float16',
         loss=cfg.get('loss'), min_snr_gamma=cfg.get('min_snr_gamma'), train=cfg.get('train'), channels=cfg.get('channels', 3),
