@@ -21,7 +21,7 @@ def main(argv=None):
         if cell.cell_type != 'code': return True
         if EVAL_FALSE.search(cell.source): return not any(m in cell.source for m in a.run_marked)
         return False
-    sh = CaptureShell(a.path)
+    sh = CaptureShell(a.path, mpl_format='png')  # 1x PNGs: execnb's default, retina, doubles each plot's size
     sh.run_all(nb, exc_stop=True, preproc=skip, verbose=True)
     write_nb(nb, a.path)
     print(f"ran and saved {a.path}")
