@@ -6,9 +6,11 @@ Run on demand (not a test), from the repo root:
     python benchmarks/bench_unets.py                  # 5 rounds, DDIM-50 sampling (~10 min on 2 quiet cores)
     python benchmarks/bench_unets.py --only train --models attention --res 32
     python benchmarks/bench_unets.py --device cuda --autocast   # bf16 autocast on CUDA
+    python benchmarks/bench_unets.py --only precision --no-diffusers   # float32 vs bfloat16 autocast, with both yardsticks
 
 Sections (pick with --only): train (training step and forward, ours and diffusers'), sample (DDIM loop vs bare
-forwards vs diffusers' DDIM scheduler loop with the same model), data (loader vs model images/s).
+forwards vs diffusers' DDIM scheduler loop with the same model), data (loader vs model images/s), precision (our
+training step in float32 and under bfloat16 autocast, side by side, beside a float32 and a bfloat16 GEMM and conv).
 
 Robust on a shared CPU: every timed call is bracketed by float32 sgemm measurements (best of 3 n x n matmuls) and
 its FLOP rate is divided by the mean of the two neighbouring sgemm figures, so a load change mid-run moves both; the
@@ -49,11 +51,11 @@ def sync(device):
     if str(device).startswith('cuda'): torch.cuda.synchronize()
 
 _GEMM = {}
-def sgemm_gflops(n:int=2048, reps:int=3, device='cpu') -> float:
-    "Best-of-`reps` float32 n x n matmul rate in GFLOP/s (2 n^3 FLOPs each): the practical ceiling right now."
-    if (n, str(device)) not in _GEMM:
-        _GEMM[n, str(device)] = (torch.randn(n, n, device=device), torch.randn(n, n, device=device), torch.empty(n, n, device=device))
-    a, b, c = _GEMM[n, str(device)]
+def sgemm_gflops(n:int=2048, reps:int=3, device='cpu', dtype=torch.float32) -> float:
+    "Best-of-`reps` n x n matmul rate in GFLOP/s (2 n^3 FLOPs each), float32 unless `dtype`: the practical ceiling right now."
+    if (n, str(device), dtype) not in _GEMM:
+        _GEMM[n, str(device), dtype] = [torch.randn(n, n, device=device).to(dtype) for _ in range(3)]
+    a, b, c = _GEMM[n, str(device), dtype]
     best = float('inf')
     for _ in range(reps):
         sync(device); t0 = time.perf_counter(); torch.mm(a, b, out=c); sync(device)
@@ -194,6 +196,43 @@ def section_train(a):
           f"'vs diffusers' = our time per FLOP / diffusers' time per FLOP (< 1: we are faster). load {loadavg()}")
     return rows
 
+def conv_gflops(precision:str, bs:int=32, ch:int=64, res:int=32, reps:int=3, device='cpu') -> float:
+    "Best-of-`reps` rate of one conv3x3 (ch -> ch, bs x ch x res x res) forward + backward, float32 or under bf16 autocast."
+    conv = torch.nn.Conv2d(ch, ch, 3, padding=1).to(device)
+    x = torch.randn(bs, ch, res, res, device=device, requires_grad=True)
+    flops, best = 3 * 2 * bs * ch * ch * 9 * res * res, float('inf')   # forward, grad wrt input, grad wrt weight
+    for _ in range(reps + 1):
+        sync(device); t0 = time.perf_counter()
+        with amp(device, precision == 'bf16'): y = conv(x)
+        y.float().sum().backward(); sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return flops / best / 1e9
+
+def section_precision(a):
+    "Our training step in float32 and under bfloat16 autocast, interleaved, beside both GEMM and conv yardsticks."
+    print(f"\n## Precision: float32 vs bfloat16 autocast, training step (forward + backward + AdamW), batch {a.batch} | load {loadavg()}")
+    caps = getattr(getattr(torch._C, '_cpu', None), '_get_cpu_capability', dict)() if a.device == 'cpu' else {}
+    if caps: print(f"CPU: avx512_bf16 {bool(caps.get('avx512_bf16'))}, amx_bf16 {bool(caps.get('amx_bf16'))}, capability {torch.backends.cpu.get_cpu_capability()}")
+    yard = {p: (sgemm_gflops(device=a.device, dtype=dict(fp32=torch.float32, bf16=torch.bfloat16)[p]), conv_gflops(p, device=a.device))
+            for p in ('fp32', 'bf16')}
+    print(f"yardsticks: GEMM 2048^3 fp32 {yard['fp32'][0]:.1f} / bf16 {yard['bf16'][0]:.1f} GFLOP/s; "
+          f"conv3x3 64ch 32px fwd+bwd fp32 {yard['fp32'][1]:.1f} / bf16 autocast {yard['bf16'][1]:.1f} GFLOP/s")
+    hdr = f"{'model':<12}{'res':>4}{'fp32 s/step':>12}{'bf16 s/step':>12}{'bf16 speed-up':>14}{'fp32 img/s':>11}{'bf16 img/s':>11}"
+    print(hdr); print('-' * len(hdr))
+    for name in a.models:
+        for res in a.res:
+            torch.manual_seed(0)
+            m = prepare(build_model(name).train(), a.device, a.channels_last)
+            x, t = batch(res, a.batch, a.device, a.channels_last)
+            tasks = {}
+            for p in ('fp32', 'bf16'):
+                step, _, _ = train_fns(m, x, t, a.device, p == 'bf16'); step()
+                tasks[p] = (step, None)
+            r = interleaved(tasks, a.rounds, a.warmup, a.device)
+            f, b = r['fp32']['t'], r['bf16']['t']
+            print(f"{name:<12}{res:>4}{f:>12.3f}{b:>12.3f}{f / b:>13.2f}x{a.batch / f:>11.1f}{a.batch / b:>11.1f}", flush=True)
+    print(f"s/step: median of {a.rounds} rounds, fp32 and bf16 interleaved; speed-up > 1: bf16 is faster. load {loadavg()}")
+
 def ddim_diffusers_loop(model, x, steps, T=300):
     "The loop of diffusers' DDIMPipeline (scheduler.step on each model output) run with `model`."
     from diffusers import DDIMScheduler
@@ -272,7 +311,7 @@ def section_data(a, train_rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='2 rounds, 10-step sampling: under 5 minutes on 2 busy cores')
-    p.add_argument('--only', nargs='+', default=['train', 'sample', 'data'], choices=['train', 'sample', 'data'])
+    p.add_argument('--only', nargs='+', default=['train', 'sample', 'data', 'precision'], choices=['train', 'sample', 'data', 'precision'])
     p.add_argument('--models', nargs='+', default=['simple', 'attention'], choices=[m for m in MODELS if m != 'seed_simple'])
     p.add_argument('--res', type=int, nargs='+', default=[32, 64], help='image sides')
     p.add_argument('--batch', type=int, default=32, help='training batch size')
@@ -304,6 +343,7 @@ def main(argv=None):
     rows = section_train(a) if 'train' in a.only else {}
     if 'sample' in a.only: section_sample(a, rows)
     if 'data' in a.only and a.device == 'cpu': section_data(a, rows)
+    if 'precision' in a.only: section_precision(a)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s; sgemm now {sgemm_gflops(device=a.device):.1f} GFLOP/s; load {loadavg()}")
 
 if __name__ == '__main__': main()

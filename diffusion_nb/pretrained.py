@@ -9,22 +9,22 @@ from pathlib import Path
 import torch
 from PIL import Image
 from safetensors.torch import save_file, load_file
-import diffusion_nb
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
 from .sampling import get_sampler, sample, image_grid, save_gif, SAMPLERS, SPACINGS, VARIANCES
+from .training import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'WEIGHTS_DIR', 'PretrainedError',
-           'save_pretrained', 'read_config', 'load_weights', 'list_pretrained', 'resolve_pretrained',
-           'DiffusionPipeline', 'load_pretrained', 'generate', 'generate_cli']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'PretrainedError', 'save_pretrained',
+           'read_config', 'load_weights', 'resolve_pretrained', 'DiffusionPipeline', 'load_pretrained', 'generate',
+           'generate_cli', 'WEIGHTS_DIR', 'list_pretrained']
 
 # %% ../nbs/07_pretrained.ipynb #3fcd7d9e
 FORMAT, FORMAT_VERSION = 'diffusion_nb', 1
 CONFIG_NAME, WEIGHTS_NAME, EMA_NAME = 'config.json', 'model.safetensors', 'ema.safetensors'
 DTYPES = {'float32': torch.float32, 'float16': torch.float16}
-WEIGHTS_DIR = Path(diffusion_nb.__file__).parent / 'weights'     # models shipped inside the package
+_all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in training (fine-tuning starts from them), re-exported here
 
 class PretrainedError(ValueError):
     "A pretrained folder or file that cannot be loaded: missing, corrupt, truncated, or not matching its config."
@@ -120,24 +120,11 @@ def load_weights(model:torch.nn.Module, # the model config.json built
     return model
 
 # %% ../nbs/07_pretrained.ipynb #7a8a91f9
-def list_pretrained() -> list:
-    "Names of the models shipped in the package (`diffusion_nb/weights/<name>/`)."
-    if not WEIGHTS_DIR.is_dir(): return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_NAME).is_file())
-
 def resolve_pretrained(name_or_dir, # a shipped model's name, a pretrained folder, a checkpoint or a run folder
                       ) -> Path:
     "The folder to load for a shipped model's name, a pretrained/checkpoint folder, or a run folder (its newest checkpoint)."
-    p = Path(name_or_dir)
-    if not p.is_dir():
-        if str(name_or_dir) in list_pretrained(): return WEIGHTS_DIR / str(name_or_dir)
-        known = list_pretrained()
-        raise PretrainedError(f"unknown model {str(name_or_dir)!r}: not a folder, and not a shipped model; known models: "
-                              f"{', '.join(known) if known else 'none shipped yet'} (or pass a folder with {CONFIG_NAME})")
-    if (p / CONFIG_NAME).is_file(): return p
-    from diffusion_nb.training import latest_checkpoint
-    if (ck := latest_checkpoint(p)) is not None: return ck
-    raise PretrainedError(f"{p} holds neither {CONFIG_NAME} nor a complete training checkpoint ckpt-<step>/")
+    try: return find_weights(name_or_dir)
+    except FileNotFoundError as e: raise PretrainedError(str(e)) from None
 
 # %% ../nbs/07_pretrained.ipynb #1f12511c
 class DiffusionPipeline:
@@ -254,6 +241,7 @@ def generate(model:str,                # a shipped model's name, or a pretrained
              device=None,              # 'cpu', 'cuda', ...
              gif_frames:int=20,        # frames in the GIF
              progress:bool=True,       # show a tqdm progress bar
+             precision:str='fp32',     # 'fp32', 'bf16' (autocast) or 'auto' (bf16 where the device has bf16 units)
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
@@ -265,7 +253,7 @@ def generate(model:str,                # a shipped model's name, or a pretrained
     from tqdm.auto import tqdm
     with tqdm(total=len(s), desc=f"{sampler} ({len(s)} steps)", unit='step', disable=not progress, leave=False) as bar:
         res = pipe(n, sampler, steps, eta, seed, spacing, clip_x0=clip_x0, output='tensor',
-                   progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0)
+                   progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision)
     ims, frames = res if gif else (res, None)
     image_grid(ims, nrow).save(out); paths = dict(grid=out)
     if singles: paths['singles'] = [_save_single(im, singles / f'{seed:04d}-{i:03d}.png') for i, im in enumerate(_pils(ims))]
@@ -293,10 +281,12 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
                    help="don't clamp the predicted x0 to [-1, 1] (the seed's sampler; clamping is on by default)")
     p.add_argument('--nrow', type=int, default=None, help='images per grid row')
     p.add_argument('--device', default=None, help='cpu, cuda, ... (default cpu)')
+    p.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                   help='fp32 (default: the same image for a seed on every machine); bf16: bfloat16 autocast, faster where the device has bf16 units; auto: bf16 only there')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     try: paths = generate(a.model, a.n, a.sampler, a.steps, a.eta, a.seed, a.out, a.singles, a.gif, a.spacing, a.clip_x0,
-                          a.nrow, a.device, progress=not a.quiet)
+                          a.nrow, a.device, progress=not a.quiet, precision=a.precision)
     except (ValueError, FileNotFoundError) as e: p.exit(2, f"diffusion_nb_generate: error: {e}\n")
     print(f"wrote {paths['grid']}")
     if 'singles' in paths: print(f"wrote {len(paths['singles'])} images to {a.singles}")

@@ -8,7 +8,7 @@ import math, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
-from .training import Callback
+from .training import Callback, resolve_precision, precision_context
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'PRED_TARGETS', 'Sampler', 'DDPMSampler', 'ddim_timesteps',
@@ -233,10 +233,11 @@ def sample(model,                        # the denoiser, called as model(x, t)
            output:str='tensor',          # 'tensor' ([0, 1] floats), 'uint8' (array) or 'pil'
            device=None,                  # where to sample (default: the model's device)
            x:torch.Tensor|None=None,     # the start noise x_T, (n, C, res, res) (default: drawn from the generator)
-           channels:int|None=None):      # image channels (default: the model's config, else 3)
+           channels:int|None=None,       # image channels (default: the model's config, else 3)
+           precision:str='fp32'):        # 'fp32'; 'bf16' (autocast: faster where the device has bf16 units); 'auto': bf16 only there
     "Generate `n` images with `model` and `sampler`; returns them as `output` says (and `Frames` if `capture`)."
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
-    _check_choice('output', output, OUTPUTS)
+    _check_choice('output', output, OUTPUTS); precision = resolve_precision(precision, device or 'cpu')
     if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
     res, channels = _model_info(model, res, channels)
     keep, steps = _capture_steps(len(sampler), capture), sampler.timesteps
@@ -254,7 +255,8 @@ def sample(model,                        # the denoiser, called as model(x, t)
     model.eval()
     try:
         for i, t in enumerate(steps):
-            out = model(x, tt.fill_(t))
+            with precision_context(device, precision): out = model(x, tt.fill_(t))
+            out = out.to(x.dtype)  # the sampler's arithmetic stays in the batch's float32
             if i == 0 and out.shape != x.shape:
                 raise ValueError(f"the model returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}: res={res} or channels={channels} does not suit it")
             x, x0 = sampler.step(out, t, x, noise=z.normal_(generator=generator) if sampler.noisy(t) else None)

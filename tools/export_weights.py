@@ -38,13 +38,13 @@ def loss_curve(log:list, every:int=100) -> dict:
 
 CARD = """# {name}
 
-A DDPM trained from scratch on Oxford Flowers-102 (train split only, 7,370 images, 32 × 32 px, random flips)
+A DDPM {origin} on Oxford Flowers-102 (train split only, 7,370 images, {res} × {res} px, random flips)
 with diffusion_nb's own `diffusion_nb_train`. EMA weights (decay {ema}), stored in float16 ({mb:.1f} MB); {params:,} parameters.
 
 {steps} steps of batch {bs} = {images:,} images seen ({epochs} epochs) in {hours:.2f} hours of training wall time on
 {hardware}.
 
-- Schedule: {sched}, T = {T}; target ε; loss {loss}; AdamW lr {lr:g}, {warmup} warm-up steps, then cosine decay;
+- Schedule: {sched}, T = {T}; target ε; loss {loss}; AdamW lr {lr:g}, {warmup} warm-up steps, then {decay};
   gradient clipping {clip}; seed {seed}. Mean training loss over the last 500 steps: {final_loss}.
 - Command (the run was stopped and continued with `--resume` {resumed} time(s); see the notes below):
 
@@ -74,12 +74,13 @@ def main(argv=None):
     pipe_dest = save_pretrained(
         dest, pipe.model, pipe.schedule, pipe.target, pipe.resolution, dtype='float16',
         loss=cfg.get('loss'), min_snr_gamma=cfg.get('min_snr_gamma'), train=cfg.get('train'), channels=cfg.get('channels', 3),
-        dataset='Oxford Flowers-102, train split (7,370 images), 32 px', weights=f"EMA (decay {cfg['train']['ema_decay']})",
+        dataset=f'Oxford Flowers-102, train split (7,370 images), {pipe.resolution} px', weights=f"EMA (decay {cfg['train']['ema_decay']})",
         training=dict(name=a.name, **facts, params=params, command=a.command, hardware=a.hardware))
     (dest / 'loss.json').write_text(json.dumps(loss_curve(log)))
     t = cfg['train']
     (dest / 'README.md').write_text(CARD.format(
-        name=a.name, ema=t['ema_decay'], mb=(dest / 'model.safetensors').stat().st_size / 1e6, params=params,
+        name=a.name, origin=(f"fine-tuned from `{Path(t['init']).name}` (its EMA weights)" if t.get('init') else 'trained from scratch'),
+        res=pipe.resolution, decay='cosine decay' if t['cosine'] else 'constant', ema=t['ema_decay'], mb=(dest / 'model.safetensors').stat().st_size / 1e6, params=params,
         steps=facts['steps'], bs=t['bs'], images=facts['images_seen'], epochs=facts['epochs'], hours=facts['wall_hours'],
         hardware=a.hardware, sched=cfg['schedule']['kind'], T=cfg['schedule']['T'], loss=cfg.get('loss', '?').upper(),
         lr=t['lr'], warmup=t['warmup'], clip=t['grad_clip'], seed=t['seed'], final_loss=facts['final_loss_mean_last_500_steps'],
