@@ -82,6 +82,11 @@ def cpu_native_bf16() -> bool:
     return bool(caps.get('avx512_bf16') or caps.get('amx_bf16'))
 
 # %% ../nbs/05_training.ipynb #3c9d87c3
+def _cuda_native_bf16():
+    "Whether the GPU has bfloat16 units (Ampere and later); older ones only emulate it."
+    try: return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError: return torch.cuda.is_bf16_supported()  # torch < 2.3 counts only native support
+
 def resolve_precision(precision:str='auto', # 'auto', 'fp32' or 'bf16'
                       device='cpu',         # the device the model runs on
                      ) -> str:
@@ -89,7 +94,7 @@ def resolve_precision(precision:str='auto', # 'auto', 'fp32' or 'bf16'
     _check_in('precision', precision, PRECISIONS)
     if precision != 'auto': return precision
     d = torch.device(device)
-    if d.type == 'cuda': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp32'
+    if d.type == 'cuda': return 'bf16' if _cuda_native_bf16() else 'fp32'
     return 'bf16' if d.type == 'cpu' and cpu_native_bf16() else 'fp32'
 
 def precision_context(device,         # the device the model runs on
