@@ -237,13 +237,14 @@ def sample(model,                        # the denoiser, called as model(x, t)
            precision:str='fp32'):        # 'fp32'; 'bf16' (autocast: faster where the device has bf16 units); 'auto': bf16 only there
     "Generate `n` images with `model` and `sampler`; returns them as `output` says (and `Frames` if `capture`)."
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
-    _check_choice('output', output, OUTPUTS); precision = resolve_precision(precision, device or 'cpu')
+    _check_choice('output', output, OUTPUTS)
     if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
     res, channels = _model_info(model, res, channels)
     keep, steps = _capture_steps(len(sampler), capture), sampler.timesteps
     p = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (p.device if p is not None else torch.device('cpu'))
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    precision = resolve_precision(precision, device)  # 'auto' asks the device the model runs on
     if generator is None: generator = torch.Generator(device).manual_seed(seed)
     if x is None: x = torch.randn((n, channels, res, res), generator=generator, device=device, dtype=dtype)
     else: x = x.to(device, dtype)
