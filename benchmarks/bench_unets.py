@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from diffusion_nb.attention_unet import MODELS, build_model, count_params
+from diffusion_nb.training import cpu_native_bf16, resolve_precision
 
 # ---------------------------------------------------------------------------------------------- machine, sgemm
 
@@ -211,8 +212,8 @@ def conv_gflops(precision:str, bs:int=32, ch:int=64, res:int=32, reps:int=3, dev
 def section_precision(a):
     "Our training step in float32 and under bfloat16 autocast, interleaved, beside both GEMM and conv yardsticks."
     print(f"\n## Precision: float32 vs bfloat16 autocast, training step (forward + backward + AdamW), batch {a.batch} | load {loadavg()}")
-    caps = getattr(getattr(torch._C, '_cpu', None), '_get_cpu_capability', dict)() if a.device == 'cpu' else {}
-    if caps: print(f"CPU: avx512_bf16 {bool(caps.get('avx512_bf16'))}, amx_bf16 {bool(caps.get('amx_bf16'))}, capability {torch.backends.cpu.get_cpu_capability()}")
+    if a.device == 'cpu': print(f"CPU bfloat16 units (AVX512-BF16/AMX): {cpu_native_bf16()}, capability {torch.backends.cpu.get_cpu_capability()}")
+    print(f"Trainer's precision='auto' picks {resolve_precision('auto', a.device)} here")
     yard = {p: (sgemm_gflops(device=a.device, dtype=dict(fp32=torch.float32, bf16=torch.bfloat16)[p]), conv_gflops(p, device=a.device))
             for p in ('fp32', 'bf16')}
     print(f"yardsticks: GEMM 2048^3 fp32 {yard['fp32'][0]:.1f} / bf16 {yard['bf16'][0]:.1f} GFLOP/s; "
