@@ -65,7 +65,7 @@ def main(argv=None):
         if res not in floors:
             floors.add(res); r = score(load_flowers('train', res, limit=a.n), res, exts)
             rows.append(dict(ckpt=f'real train images {res} px', resolution=res, **r)); print(line(rows[-1]['ckpt'], r, exts), flush=True)
-        ims, spi = generate_images(load_pretrained(ck), a.n, 50, 0, sampler='ddim', steps=a.steps)
+        ims, _ = generate_images(load_pretrained(ck), a.n, 50, 0, sampler='ddim', steps=a.steps)
         loss = [o['loss'] for o in log][-10:]
         row = dict(ckpt=str(ck), resolution=res, step=facts['steps'], images=facts['images_seen'], train_min=round(facts['wall_hours'] * 60, 1),
                    loss=round(sum(loss) / len(loss), 4), init=cfg['train'].get('init'), **score(ims, res, exts))
