@@ -43,8 +43,8 @@ class Generator:
     "The seed's app as ipywidgets: model, sampler, settings, Generate, a progress bar, the image grid and a trajectory scrubber."
     def __init__(self,
                  models=None,           # model names or folders (a list, a dict label → name/dir, or one); default list_pretrained()
-                 sampler:str='ddim',    # 'ddim' or 'ddpm'
-                 steps:int=50,          # DDIM steps (DDPM always runs all T)
+                 sampler:str='ddim',    # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+                 steps:int=50,          # DDIM or DPM-Solver++ steps (DDPM always runs all T)
                  eta:float=0.0,         # DDIM η in [0, 1]
                  seed:int=0,            # random seed
                  n:int=8,               # number of images (the seed: 8)
@@ -58,8 +58,8 @@ class Generator:
         self._pipes, self.images, self.trajectory, self.error = {}, None, None, None
         st = {'description_width': '60px'}; lay = W.Layout(width='170px')
         self.model = W.RadioButtons(options=_model_options(models), description='model', style=st)
-        self.sampler = W.ToggleButtons(options=[('DDPM', 'ddpm'), ('DDIM', 'ddim')], value=sampler, description='sampler',
-                                       style={**st, 'button_width': '60px'})
+        self.sampler = W.ToggleButtons(options=[('DDPM', 'ddpm'), ('DDIM', 'ddim'), ('DPM++', 'dpm++'), ('DPM++ SDE', 'dpm++sde')], value=sampler, description='sampler',
+                                       style={**st, 'button_width': '80px'})
         self.steps = W.IntText(steps, description='steps', style=st, layout=lay)
         self.eta = W.FloatText(eta, description='η', step=0.1, style=st, layout=lay)
         self.seed = W.IntText(seed, description='seed', style=st, layout=lay)
@@ -128,8 +128,9 @@ def _model_changed(self:Generator):
 
 @patch
 def _sampler_changed(self:Generator):
-    "DDPM runs all T steps with no η: grey those settings out."
-    self.steps.disabled = self.eta.disabled = self.sampler.value == 'ddpm'
+    "DDPM runs all T steps and only DDIM has η: grey out what does not apply."
+    self.steps.disabled = self.sampler.value == 'ddpm'
+    self.eta.disabled = self.sampler.value != 'ddim'
 
 # %% ../nbs/09_app.ipynb #c471527a
 @patch
@@ -150,7 +151,7 @@ def generate(self:Generator):
     "Sample with the current settings; fill the progress bar, the grid and the scrubber. Errors propagate."
     self._check_settings()
     p, ddpm = self.pipeline(), self.sampler.value == 'ddpm'
-    s = p.sampler(self.sampler.value, None if ddpm else self.steps.value, 0. if ddpm else self.eta.value)
+    s = p.sampler(self.sampler.value, None if ddpm else self.steps.value, self.eta.value if self.sampler.value == 'ddim' else 0.)
     k = min(self.frames.value, len(s))
     self.progress.max, self.progress.value, self.progress.description = len(s), 0, f"0 / {len(s)}"
     out = sample(p.model, s, n=self.n.value, res=p.resolution, seed=self.seed.value, progress=self._step_done, capture=k)

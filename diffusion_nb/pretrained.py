@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 from safetensors.torch import save_file, load_file
+from fastcore.basics import patch
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
@@ -151,42 +152,44 @@ class DiffusionPipeline:
                 f"{self.schedule!r}, target={self.target!r}, resolution={self.resolution})")
 
 # %% ../nbs/07_pretrained.ipynb #e84b6419
-def _sampler(self:DiffusionPipeline,
-             sampler:str='ddim',       # 'ddim' or 'ddpm'
-             steps:int|None=None,      # DDIM steps (default 50); DDPM runs all T
-             eta:float=0.0,            # DDIM η in [0, 1]
-             spacing:str='uniform',    # DDIM timestep spacing
-             variance:str='posterior', # DDPM variance
-             clip_x0:bool=True):       # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
+@patch
+def sampler(self:DiffusionPipeline,
+            sampler:str='ddim',       # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+            steps:int|None=None,      # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T
+            eta:float=0.0,            # DDIM η in [0, 1]
+            spacing:str|None=None,    # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
+            variance:str='posterior', # DDPM variance
+            clip_x0:bool=True,        # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
+            order:int=2):             # DPM-Solver++ order: 1, 2 or 3
     "A sampler for this model's schedule and target (see `diffusion_nb.sampling.get_sampler`)."
-    return get_sampler(sampler, self.schedule, steps, eta, spacing, variance, clip_x0, self.target)
-DiffusionPipeline.sampler = _sampler
+    return get_sampler(sampler, self.schedule, steps, eta, spacing, variance, clip_x0, self.target, order)
 
-def _call(self:DiffusionPipeline,
-          n:int=8,                 # number of images
-          sampler:str='ddim',      # 'ddim' or 'ddpm'
-          steps:int|None=None,     # DDIM steps (default 50); DDPM runs all T
-          eta:float=0.0,           # DDIM η in [0, 1]
-          seed:int=0,              # random seed
-          spacing:str='uniform',   # DDIM timestep spacing
-          variance:str='posterior',# DDPM variance
-          clip_x0:bool=True,       # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
-          output:str='pil',        # 'pil', 'uint8' or 'tensor'
-          **kwargs):               # more diffusion_nb.sampling.sample arguments: progress, capture, generator, device, x
+@patch
+def __call__(self:DiffusionPipeline,
+             n:int=8,                 # number of images
+             sampler:str='ddim',      # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+             steps:int|None=None,     # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T
+             eta:float=0.0,           # DDIM η in [0, 1]
+             seed:int=0,              # random seed
+             spacing:str|None=None,   # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
+             variance:str='posterior',# DDPM variance
+             clip_x0:bool=True,       # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
+             output:str='pil',        # 'pil', 'uint8' or 'tensor'
+             order:int=2,             # DPM-Solver++ order: 1, 2 or 3
+             **kwargs):               # more diffusion_nb.sampling.sample arguments: progress, capture, generator, device, x
     "Generate `n` images (PIL images by default)."
-    s = self.sampler(sampler, steps, eta, spacing, variance, clip_x0)
+    s = self.sampler(sampler, steps, eta, spacing, variance, clip_x0, order)
     return sample(self.model, s, n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **kwargs)
-DiffusionPipeline.__call__ = _call
 
-def _save(self:DiffusionPipeline,
-          path,                # the folder to write (created if needed)
-          dtype:str='float32', # 'float32', or 'float16' to halve the file
-          **meta,              # more JSON-able fields for config.json (they override the loaded ones)
-         ) -> Path:
+@patch
+def save_pretrained(self:DiffusionPipeline,
+                    path,                # the folder to write (created if needed)
+                    dtype:str='float32', # 'float32', or 'float16' to halve the file
+                    **meta,              # more JSON-able fields for config.json (they override the loaded ones)
+                   ) -> Path:
     "Save this pipeline's model in the pretrained format."
     keep = {k: v for k, v in self.config.items() if k not in ('format', 'format_version', 'model', 'schedule', 'target', 'resolution', 'dtype')}
     return save_pretrained(path, self.model, self.schedule, self.target, self.resolution, dtype, **{**keep, **meta})
-DiffusionPipeline.save_pretrained = _save
 
 # %% ../nbs/07_pretrained.ipynb #af436e31
 def load_pretrained(name_or_dir,             # a shipped model's name, a pretrained folder, a checkpoint or a run folder
@@ -228,20 +231,21 @@ def _check_dir(path, what):
 # %% ../nbs/07_pretrained.ipynb #45f21b9a
 def generate(model:str,                # a shipped model's name, or a pretrained / checkpoint / run folder
              n:int=8,                  # number of images
-             sampler:str='ddim',       # 'ddim' or 'ddpm'
-             steps:int|None=None,      # DDIM steps (default 50); DDPM always runs all T
+             sampler:str='ddim',       # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+             steps:int|None=None,      # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T
              eta:float=0.0,            # DDIM η in [0, 1]
              seed:int=0,               # random seed
              out='grid.png',           # the grid image (.png, .jpg)
              singles=None,             # a folder for one PNG per image
              gif=None,                 # a GIF of the denoising
-             spacing:str='uniform',    # DDIM timestep spacing
+             spacing:str|None=None,    # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
              clip_x0:bool=True,        # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
              nrow:int|None=None,       # images per grid row
              device=None,              # 'cpu', 'cuda', ...
              gif_frames:int=20,        # frames in the GIF
              progress:bool=True,       # show a tqdm progress bar
              precision:str='fp32',     # 'fp32', 'bf16' (autocast) or 'auto' (bf16 where the device has bf16 units)
+             order:int=2,              # DPM-Solver++ order: 1, 2 or 3
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
@@ -249,10 +253,10 @@ def generate(model:str,                # a shipped model's name, or a pretrained
     singles = _check_dir(singles, 'singles folder') if singles else None
     gif = _check_out(gif, ('.gif',), 'gif') if gif else None
     pipe = load_pretrained(model, device=device)
-    s = pipe.sampler(sampler, steps, eta, spacing, clip_x0=clip_x0)
+    s = pipe.sampler(sampler, steps, eta, spacing, clip_x0=clip_x0, order=order)
     from tqdm.auto import tqdm
     with tqdm(total=len(s), desc=f"{sampler} ({len(s)} steps)", unit='step', disable=not progress, leave=False) as bar:
-        res = pipe(n, sampler, steps, eta, seed, spacing, clip_x0=clip_x0, output='tensor',
+        res = pipe(n, sampler, steps, eta, seed, spacing, clip_x0=clip_x0, output='tensor', order=order,
                    progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision)
     ims, frames = res if gif else (res, None)
     image_grid(ims, nrow).save(out); paths = dict(grid=out)
@@ -270,13 +274,14 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p.add_argument('--model', required=True, help=f"a shipped model's name ({', '.join(list_pretrained()) or 'none shipped yet'}) or a folder")
     p.add_argument('--n', type=int, default=8, help='number of images (default 8)')
     p.add_argument('--sampler', choices=SAMPLERS, default='ddim')
-    p.add_argument('--steps', type=int, default=None, help='DDIM steps (default 50; DDPM always uses all T)')
+    p.add_argument('--steps', type=int, default=None, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always uses all T')
     p.add_argument('--eta', type=float, default=0.0, help='DDIM eta in [0, 1] (default 0: deterministic)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='grid.png', help='the grid image (default grid.png)')
     p.add_argument('--singles', default=None, help='also write one PNG per image into this folder')
     p.add_argument('--gif', default=None, help='also write a GIF of the denoising')
-    p.add_argument('--spacing', choices=SPACINGS, default='uniform', help='DDIM timestep spacing')
+    p.add_argument('--spacing', choices=SPACINGS, default=None, help='timestep spacing (default: uniform for DDIM, trailing for DPM-Solver++)')
+    p.add_argument('--order', type=int, choices=(1, 2, 3), default=2, help='DPM-Solver++ order (default 2; dpm++sde: 1 or 2)')
     p.add_argument('--no-clip-x0', dest='clip_x0', action='store_false',
                    help="don't clamp the predicted x0 to [-1, 1] (the seed's sampler; clamping is on by default)")
     p.add_argument('--nrow', type=int, default=None, help='images per grid row')
@@ -286,7 +291,7 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     try: paths = generate(a.model, a.n, a.sampler, a.steps, a.eta, a.seed, a.out, a.singles, a.gif, a.spacing, a.clip_x0,
-                          a.nrow, a.device, progress=not a.quiet, precision=a.precision)
+                          a.nrow, a.device, progress=not a.quiet, precision=a.precision, order=a.order)
     except (ValueError, FileNotFoundError) as e: p.exit(2, f"diffusion_nb_generate: error: {e}\n")
     print(f"wrote {paths['grid']}")
     if 'singles' in paths: print(f"wrote {len(paths['singles'])} images to {a.singles}")

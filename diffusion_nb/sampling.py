@@ -8,18 +8,19 @@ import math, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
+from fastcore.basics import patch
 from .training import Callback, resolve_precision, precision_context
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'PRED_TARGETS', 'Sampler', 'DDPMSampler', 'ddim_timesteps',
-           'DDIMSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'image_grid', 'save_gif',
+           'DDIMSampler', 'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'image_grid', 'save_gif',
            'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
 SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
 VARIANCES = ('posterior', 'beta')                # the DDPM step variance: β̃_t or β_t
 OUTPUTS = ('tensor', 'uint8', 'pil')             # what `sample` returns
-SAMPLERS = ('ddpm', 'ddim')
+SAMPLERS = ('ddpm', 'ddim', 'dpm++', 'dpm++sde')
 PRED_TARGETS = ('eps', 'x0', 'v')                # what the model predicts (as `diffusion_nb.forward.TARGETS`)
 
 def _check_choice(name, val, allowed):
@@ -36,9 +37,9 @@ class Sampler:
                  target:str='eps'):  # what the model predicts: 'eps', 'x0' or 'v'
         _check_choice('target', target, PRED_TARGETS)
         self.sched,self.clip_x0,self.target,self.T = sched,clip_x0,target,int(sched.T)
-        self._ab = _floats(sched.alphas_cumprod)                      # ᾱ_t
-        self._sab = _floats(sched.sqrt_alphas_cumprod)                # √ᾱ_t
-        self._s1m = _floats(sched.sqrt_one_minus_alphas_cumprod)      # √(1 − ᾱ_t)
+        self._abar = _floats(sched.alphas_cumprod)                      # ᾱ_t
+        self._sqrt_abar = _floats(sched.sqrt_alphas_cumprod)                # √ᾱ_t
+        self._sqrt_1m_abar = _floats(sched.sqrt_one_minus_alphas_cumprod)      # √(1 − ᾱ_t)
         self.timesteps, self._sigma = [], {}
 
     def __len__(self): return len(self.timesteps)
@@ -48,18 +49,18 @@ class Sampler:
         return self._sigma[t] > 0
 
 # %% ../nbs/06_sampling.ipynb #0f8bae3d
-def _x0_eps(self:Sampler,
-            model_out, # the model's output at (x, t): ε̂, x̂0 or v̂ as self.target says
-            t:int,     # the current timestep
-            x):        # the current batch x_t
+@patch
+def x0_eps(self:Sampler,
+           model_out, # the model's output at (x, t): ε̂, x̂0 or v̂ as self.target says
+           t:int,     # the current timestep
+           x):        # the current batch x_t
     "Predicted `(x0, eps)` at integer timestep `t` from the model's output `model_out` for the batch `x` = x_t."
-    sab, s1m = self._sab[t], self._s1m[t]
+    sab, s1m = self._sqrt_abar[t], self._sqrt_1m_abar[t]
     if self.target == 'eps': eps = model_out; x0 = (x - s1m*eps) / sab      # x̂0 = (x_t − √(1−ᾱ) ε̂) / √ᾱ
     elif self.target == 'x0': x0 = model_out; eps = (x - sab*x0) / s1m      # ε̂ = (x_t − √ᾱ x̂0) / √(1−ᾱ)
     else: x0 = sab*x - s1m*model_out; eps = s1m*x + sab*model_out           # v = √ᾱ ε − √(1−ᾱ) x0
     if self.clip_x0: x0 = x0.clamp(-1, 1); eps = (x - sab*x0) / s1m
     return x0, eps
-Sampler.x0_eps = _x0_eps
 
 # %% ../nbs/06_sampling.ipynb #6ad1c0a3
 class DDPMSampler(Sampler):
@@ -73,8 +74,8 @@ class DDPMSampler(Sampler):
         _check_choice('variance', variance, VARIANCES)
         self.variance, self.steps = variance, self.T
         self.timesteps = list(range(self.T-1, -1, -1))
-        self._sra, self._beta = _floats(sched.sqrt_recip_alphas), _floats(sched.betas)   # 1/√α_t, β_t
-        self._c1, self._c2 = _floats(sched.posterior_mean_coef1), _floats(sched.posterior_mean_coef2)
+        self._recip_sqrt_alpha, self._beta = _floats(sched.sqrt_recip_alphas), _floats(sched.betas)   # 1/√α_t, β_t
+        self._post_x0_coef, self._post_xt_coef = _floats(sched.posterior_mean_coef1), _floats(sched.posterior_mean_coef2)
         var = sched.posterior_variance if variance == 'posterior' else sched.betas
         sig = _floats(var.sqrt())                       # σ_t = √β̃_t, the sqrt taken in float32 as the seed does
         self._sigma = {t: (sig[t] if t > 0 else 0.) for t in self.timesteps}   # no noise on the last step
@@ -82,20 +83,20 @@ class DDPMSampler(Sampler):
     def __repr__(self): return f"DDPMSampler(T={self.T}, variance={self.variance!r}, clip_x0={self.clip_x0}, target={self.target!r})"
 
 # %% ../nbs/06_sampling.ipynb #e05f0be7
-def _ddpm_step(self:DDPMSampler,
-               model_out:torch.Tensor,   # the model's output at (x, t)
-               t:int,                    # the current timestep, one of self.timesteps
-               x:torch.Tensor,           # the current batch x_t
-               generator:torch.Generator|None=None, # draws the step's noise when noise is None
-               noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
+@patch
+def step(self:DDPMSampler,
+         model_out:torch.Tensor,   # the model's output at (x, t)
+         t:int,                    # the current timestep, one of self.timesteps
+         x:torch.Tensor,           # the current batch x_t
+         generator:torch.Generator|None=None, # draws the step's noise when noise is None
+         noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
     "One ancestral step x_t → x_{t-1}; returns `(x_prev, x0_pred)`."
     x0, eps = self.x0_eps(model_out, t, x)
-    if self.clip_x0: mean = self._c1[t]*x0 + self._c2[t]*x                  # μ̃ = c1 x̂0 + c2 x_t
-    else: mean = self._sra[t] * (x - self._beta[t]*eps / self._s1m[t])    # μ = (x_t − β_t ε̂/√(1−ᾱ_t)) / √α_t
+    if self.clip_x0: mean = self._post_x0_coef[t]*x0 + self._post_xt_coef[t]*x                  # μ̃ = c1 x̂0 + c2 x_t
+    else: mean = self._recip_sqrt_alpha[t] * (x - self._beta[t]*eps / self._sqrt_1m_abar[t])    # μ = (x_t − β_t ε̂/√(1−ᾱ_t)) / √α_t
     if not self.noisy(t): return mean, x0                                  # t = 0: return the mean
     z = noise if noise is not None else _randn(x, generator)
     return mean + self._sigma[t]*z, x0                                     # x_{t−1} = μ + σ_t z
-DDPMSampler.step = _ddpm_step
 
 def _randn(x, generator): return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
@@ -129,44 +130,125 @@ class DDIMSampler(Sampler):
         self.steps, self.eta, self.spacing = steps, float(eta), spacing
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
         self._prev = dict(zip(self.timesteps, self.timesteps[1:] + [-1]))
-        self._sabp, self._dir = {}, {}
+        self._sqrt_abar_prev, self._eps_coef = {}, {}
         for t, p in self._prev.items():
-            ab, abp = self._ab[t], (self._ab[p] if p >= 0 else 1.)                    # ᾱ_t, ᾱ_t'
+            ab, abp = self._abar[t], (self._abar[p] if p >= 0 else 1.)                    # ᾱ_t, ᾱ_t'
             sigma = self.eta * math.sqrt((1-abp) / (1-ab) * (1 - ab/abp))            # σ_t(η)
-            self._sigma[t], self._sabp[t] = sigma, math.sqrt(abp)
-            self._dir[t] = math.sqrt(max(1 - abp - sigma**2, 0.))                     # √(1 − ᾱ_t' − σ²)
+            self._sigma[t], self._sqrt_abar_prev[t] = sigma, math.sqrt(abp)
+            self._eps_coef[t] = math.sqrt(max(1 - abp - sigma**2, 0.))                     # √(1 − ᾱ_t' − σ²)
 
     def __repr__(self): return (f"DDIMSampler(T={self.T}, steps={self.steps}, eta={self.eta}, spacing={self.spacing!r}, "
                                 f"clip_x0={self.clip_x0}, target={self.target!r})")
 
 # %% ../nbs/06_sampling.ipynb #977672d7
-def _ddim_step(self:DDIMSampler,
-               model_out:torch.Tensor,   # the model's output at (x, t)
-               t:int,                    # the current timestep, one of self.timesteps
-               x:torch.Tensor,           # the current batch x_t
-               generator:torch.Generator|None=None, # draws the step's noise when noise is None (only if η > 0)
-               noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
+@patch
+def step(self:DDIMSampler,
+         model_out:torch.Tensor,   # the model's output at (x, t)
+         t:int,                    # the current timestep, one of self.timesteps
+         x:torch.Tensor,           # the current batch x_t
+         generator:torch.Generator|None=None, # draws the step's noise when noise is None (only if η > 0)
+         noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
     "One DDIM step from `t` to the next timestep t'; returns `(x_prev, x0_pred)`."
     if t not in self._prev: raise ValueError(f"t={t!r} is not one of this sampler's timesteps {self.timesteps[:3]}...{self.timesteps[-1:]}")
     x0, eps = self.x0_eps(model_out, t, x)
-    x_prev = self._sabp[t]*x0 + self._dir[t]*eps            # √ᾱ_t' x̂0 + √(1−ᾱ_t'−σ²) ε̂
+    x_prev = self._sqrt_abar_prev[t]*x0 + self._eps_coef[t]*eps            # √ᾱ_t' x̂0 + √(1−ᾱ_t'−σ²) ε̂
     if not self.noisy(t): return x_prev, x0
     z = noise if noise is not None else _randn(x, generator)
     return x_prev + self._sigma[t]*z, x0                    # + σ_t z
-DDIMSampler.step = _ddim_step
+
+# %% ../nbs/06_sampling.ipynb #b0f44df6
+class DPMSolverSampler(Sampler):
+    "DPM-Solver++ (Lu et al. 2022): a multistep solver of the probability-flow ODE in log-SNR λ; order 1 is DDIM with η = 0."
+    def __init__(self,
+                 sched,                  # a NoiseSchedule
+                 steps:int=20,           # number of denoising steps (= model calls), 1..T
+                 order:int=2,            # solver order: 1 (DDIM), 2 (DPM-Solver++ 2M) or 3 (3M)
+                 spacing:str='trailing', # timestep spacing: 'uniform', 'leading' or 'trailing'
+                 sde:bool=False,         # the stochastic variant SDE-DPM-Solver++ (order 1 or 2): fresh noise every step
+                 lower_order_final:bool=True, # below 15 steps, order ≤ 2 for the second-to-last step (as diffusers)
+                 clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
+                 target:str='eps'):      # what the model predicts: 'eps', 'x0' or 'v'
+        super().__init__(sched, clip_x0, target)
+        if isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2, 3): raise ValueError(f"order={order!r} must be 1, 2 or 3")
+        if sde and order == 3: raise ValueError("order=3 with sde=True is not available: the SDE variant has orders 1 and 2")
+        self.steps, self.order, self.spacing, self.sde = steps, order, spacing, bool(sde)
+        self.timesteps = ddim_timesteps(self.T, steps, spacing)
+        self._index = {t: i for i, t in enumerate(self.timesteps)}
+        self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}       # λ_t = log(α_t / σ_t)
+        self._order, self._coef, n = {}, {}, len(self.timesteps)
+        for i, t in enumerate(self.timesteps):
+            cap = 2 if lower_order_final and i == n-2 and n < 15 else order
+            self._order[t] = 1 if i == n-1 else min(order, i+1, cap)    # no history at first; the last step returns x̂0
+            self._sigma[t] = 0.
+            if i < n-1: self._coef[t] = self._coefficients(i)
+        self._x0s, self._taken = [], None
+
+    def __repr__(self): return (f"DPMSolverSampler(T={self.T}, steps={self.steps}, order={self.order}, spacing={self.spacing!r}, "
+                                f"sde={self.sde}, clip_x0={self.clip_x0}, target={self.target!r})")
+
+# %% ../nbs/06_sampling.ipynb #35f4ae73
+@patch
+def _coefficients(self:DPMSolverSampler,
+                  i:int): # the index of the step's timestep in self.timesteps (not the last)
+    "The floats of step `i`: (c_x, c_0, c_1, c_2, r_0, r_1); sets the step's noise scale σ for the SDE variant."
+    ts, lam = self.timesteps, self._lam
+    t, p = ts[i], ts[i+1]
+    h = lam[p] - lam[t]                                                      # h = λ_t' − λ_t > 0
+    a, s, e = self._sqrt_abar[p], self._sqrt_1m_abar[p], math.exp(-h)                       # α_t', σ_t', e^{−h}
+    r0 = (lam[t] - lam[ts[i-1]]) / h if i >= 1 else None                     # r_0 = h_prev / h
+    r1 = (lam[ts[i-1]] - lam[ts[i-2]]) / h if i >= 2 else None
+    if self.sde:
+        self._sigma[t] = s * math.sqrt(1 - e*e)                              # σ_t' √(1 − e^{−2h})
+        return s/self._sqrt_1m_abar[t]*e, a*(1 - e*e), a*(1 - e*e)/2, 0., r0, r1      # e^{−h} σ_t'/σ_t, α_t'(1 − e^{−2h}), half
+    c1 = a*(1 - e)/2 if self._order[t] < 3 else a*((e - 1)/h + 1)          # 2M: ½ α_t'(1 − e^{−h}); 3M: α_t'(φ₁/h + 1)
+    return s/self._sqrt_1m_abar[t], a*(1 - e), c1, -a*((e - 1 + h)/h**2 - 0.5), r0, r1
+
+# %% ../nbs/06_sampling.ipynb #e78ab35f
+@patch
+def step(self:DPMSolverSampler,
+         model_out:torch.Tensor,   # the model's output at (x, t)
+         t:int,                    # the current timestep, the next one of self.timesteps
+         x:torch.Tensor,           # the current batch x_t
+         generator:torch.Generator|None=None, # draws the step's noise when noise is None (only if sde)
+         noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
+    "One DPM-Solver++ step from `t` to the next timestep (σ = 0 after the last); returns `(x_prev, x0_pred)`."
+    i = self._index.get(t)
+    if i is None: raise ValueError(f"t={t!r} is not one of this sampler's timesteps {self.timesteps[:3]}...{self.timesteps[-1:]}")
+    if i > 0 and self._taken != i-1:
+        raise ValueError(f"t={t}: DPM-Solver++ steps must come in order from t={self.timesteps[0]}; the next one is "
+                         f"t={self.timesteps[0 if self._taken is None else self._taken+1]}")
+    x0, _ = self.x0_eps(model_out, t, x)
+    m = self._x0s = ([] if i == 0 else self._x0s[-2:]) + [x0]        # x̂0 of this step and up to two before it
+    self._taken = i
+    if i == len(self.timesteps) - 1: self._taken = None; return x0, x0   # σ_t' = 0: x_t' = x̂0
+    k, (cx, c0, c1, c2, r0, r1) = self._order[t], self._coef[t]
+    if k == 1: x_prev = cx*x + c0*m[-1]                                   # x̂0 held constant (= DDIM)
+    elif k == 2: x_prev = cx*x + c0*m[-1] + c1*(m[-1] - m[-2])/r0         # + c_1 D_1
+    else:
+        d10, d11 = (m[-1] - m[-2])/r0, (m[-2] - m[-3])/r1
+        d1, d2 = d10 + r0/(r0 + r1)*(d10 - d11), (d10 - d11)/(r0 + r1)   # slope and curvature of x̂0 in λ
+        x_prev = cx*x + c0*m[-1] + c1*d1 + c2*d2
+    if not self.noisy(t): return x_prev, x0
+    z = noise if noise is not None else _randn(x, generator)
+    return x_prev + self._sigma[t]*z, x0
 
 # %% ../nbs/06_sampling.ipynb #10941a51
-def get_sampler(name:str,               # 'ddpm' or 'ddim'
+def get_sampler(name:str,               # 'ddpm', 'ddim', 'dpm++' or 'dpm++sde' (DPM-Solver++ with fresh noise)
                 sched,                  # a NoiseSchedule
-                steps:int|None=None,    # DDIM steps (default 50); DDPM always runs all T (None or T)
+                steps:int|None=None,    # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T (None or T)
                 eta:float=0.0,          # DDIM η in [0, 1]
-                spacing:str='uniform',  # DDIM timestep spacing
+                spacing:str|None=None,  # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
                 variance:str='posterior', # DDPM step variance: 'posterior' (β̃_t) or 'beta'
                 clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
-                target:str='eps'):      # what the model predicts
-    "A `DDPMSampler` or `DDIMSampler` from its name and settings."
+                target:str='eps',       # what the model predicts
+                order:int=2):           # DPM-Solver++ order: 1, 2 or 3 (the SDE variant: 1 or 2)
+    "A `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` from its name and settings."
     _check_choice('sampler', name, SAMPLERS)
-    if name == 'ddim': return DDIMSampler(sched, 50 if steps is None else steps, eta, spacing, clip_x0, target)
+    if name == 'ddim': return DDIMSampler(sched, 50 if steps is None else steps, eta, spacing or 'uniform', clip_x0, target)
+    if name.startswith('dpm++'):
+        if eta: raise ValueError(f"eta={eta!r} applies to DDIM only; sampler='dpm++sde' is DPM-Solver++ with fresh noise")
+        return DPMSolverSampler(sched, 20 if steps is None else steps, order, spacing or 'trailing', name == 'dpm++sde',
+                                clip_x0=clip_x0, target=target)
     if steps is not None and steps != sched.T:
         raise ValueError(f"steps={steps!r}: the DDPM sampler always runs all T={sched.T} steps; use sampler='ddim' for fewer")
     return DDPMSampler(sched, variance, clip_x0, target)
