@@ -19,10 +19,11 @@ def main(argv=None):
     nb = read_nb(a.path)
     def skip(cell):
         if cell.cell_type != 'code': return True
-        if EVAL_FALSE.search(cell.source): return not any(m in cell.source for m in a.run_marked)
+        if EVAL_FALSE.search(cell.source) and not any(m in cell.source for m in a.run_marked): return True
+        print(f"running: {cell.source.splitlines()[0][:100] if cell.source else ''}", flush=True)  # where a long run is
         return False
     sh = CaptureShell(a.path, mpl_format='png')  # 1x PNGs: execnb's default, retina, doubles each plot's size
-    sh.run_all(nb, exc_stop=True, preproc=skip, verbose=True)
+    sh.run_all(nb, exc_stop=True, preproc=skip)  # not verbose: printed output is captured and saved with the cell
     write_nb(nb, a.path)
     print(f"ran and saved {a.path}")
 
