@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.basics import patch
+from .forward import TARGETS
 from .training import Callback, resolve_precision, precision_context
 
 # %% auto #0
-__all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'PRED_TARGETS', 'Sampler', 'DDPMSampler', 'ddim_timesteps',
-           'DDIMSampler', 'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'image_grid', 'save_gif',
+__all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'Sampler', 'DDPMSampler', 'ddim_timesteps', 'DDIMSampler',
+           'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'image_grid', 'save_gif',
            'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
@@ -21,7 +22,6 @@ SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
 VARIANCES = ('posterior', 'beta')                # the DDPM step variance: β̃_t or β_t
 OUTPUTS = ('tensor', 'uint8', 'pil')             # what `sample` returns
 SAMPLERS = ('ddpm', 'ddim', 'dpm++', 'dpm++sde')
-PRED_TARGETS = ('eps', 'x0', 'v')                # what the model predicts (as `diffusion_nb.forward.TARGETS`)
 
 def _check_choice(name, val, allowed):
     if val not in allowed: raise ValueError(f"{name}={val!r} is not allowed; use one of {', '.join(map(repr, allowed))}")
@@ -35,7 +35,7 @@ class Sampler:
                  sched,              # a NoiseSchedule
                  clip_x0:bool=False, # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):  # what the model predicts: 'eps', 'x0' or 'v'
-        _check_choice('target', target, PRED_TARGETS)
+        _check_choice('target', target, TARGETS)
         self.sched,self.clip_x0,self.target,self.T = sched,clip_x0,target,int(sched.T)
         self._abar = _floats(sched.alphas_cumprod)                      # ᾱ_t
         self._sqrt_abar = _floats(sched.sqrt_alphas_cumprod)                # √ᾱ_t

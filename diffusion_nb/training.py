@@ -400,8 +400,15 @@ def _setup_dist(self:Trainer, accelerator, device):
     self.is_main = self.rank == 0
     self.device = accelerator.device if accelerator else pick_device(device)
 
-Trainer.ema_model = property(lambda self: self.ema.model)
-Trainer.resolution = property(lambda self: self.batches.images.shape[-1])
+@patch(as_prop=True)
+def ema_model(self:Trainer):
+    "The EMA copy of the model (what sampling and export use)."
+    return self.ema.model
+
+@patch(as_prop=True)
+def resolution(self:Trainer):
+    "Side of the training images in pixels."
+    return self.batches.images.shape[-1]
 
 @patch
 def diffusion_loss(self:Trainer,
