@@ -12,7 +12,7 @@ from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .simple_unet import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table
+from .simple_unet import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config
 from .simple_unet import SimpleUNet, SeedSimpleUNet
 
 # %% ../nbs/04_attention_unet.ipynb #616791f2
@@ -203,10 +203,8 @@ def forward(self:AttentionUNet,
 # %% ../nbs/04_attention_unet.ipynb #c5411120
 @patch(as_prop=True)
 def config(self:AttentionUNet)->dict:
-    return dict(name='attention', dim=self.dim, dim_mults=list(self.dim_mults), channels=self.channels,
-                attn_levels=list(self.attn_levels), mid_full_attn=self.mid_full_attn, dropout=self.dropout,
-                out_channels=self.out_channels, res_blocks=self.res_blocks, attn_heads=self.attn_heads,
-                attn_dim_head=self.attn_dim_head, norm_groups=self.norm_groups)
+    "The registry name and every constructor argument (see `init_config`)."
+    return init_config(self, 'attention')
 
 # %% ../nbs/04_attention_unet.ipynb #87f32558
 MODELS = {'simple': SimpleUNet, 'attention': AttentionUNet, 'seed_simple': SeedSimpleUNet}
