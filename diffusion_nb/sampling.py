@@ -37,9 +37,9 @@ class Sampler:
                  target:str='eps'):  # what the model predicts: 'eps', 'x0' or 'v'
         _check_choice('target', target, TARGETS)
         self.sched,self.clip_x0,self.target,self.T = sched,clip_x0,target,int(sched.T)
-        self._abar = _floats(sched.alphas_cumprod)                      # ᾱ_t
-        self._sqrt_abar = _floats(sched.sqrt_alphas_cumprod)                # √ᾱ_t
-        self._sqrt_1m_abar = _floats(sched.sqrt_one_minus_alphas_cumprod)      # √(1 − ᾱ_t)
+        self._abar = _floats(sched.alphas_cumprod)                           # ᾱ_t
+        self._sqrt_abar = _floats(sched.sqrt_alphas_cumprod)                 # √ᾱ_t
+        self._sqrt_1m_abar = _floats(sched.sqrt_one_minus_alphas_cumprod)    # √(1 − ᾱ_t)
         self.timesteps, self._sigma = [], {}
 
     def __len__(self): return len(self.timesteps)
@@ -92,7 +92,7 @@ def step(self:DDPMSampler,
          noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
     "One ancestral step x_t → x_{t-1}; returns `(x_prev, x0_pred)`."
     x0, eps = self.x0_eps(model_out, t, x)
-    if self.clip_x0: mean = self._post_x0_coef[t]*x0 + self._post_xt_coef[t]*x                  # μ̃ = c1 x̂0 + c2 x_t
+    if self.clip_x0: mean = self._post_x0_coef[t]*x0 + self._post_xt_coef[t]*x               # μ̃ = c1 x̂0 + c2 x_t
     else: mean = self._recip_sqrt_alpha[t] * (x - self._beta[t]*eps / self._sqrt_1m_abar[t])    # μ = (x_t − β_t ε̂/√(1−ᾱ_t)) / √α_t
     if not self.noisy(t): return mean, x0                                  # t = 0: return the mean
     z = noise if noise is not None else _randn(x, generator)
@@ -132,10 +132,10 @@ class DDIMSampler(Sampler):
         self._prev = dict(zip(self.timesteps, self.timesteps[1:] + [-1]))
         self._sqrt_abar_prev, self._eps_coef = {}, {}
         for t, p in self._prev.items():
-            ab, abp = self._abar[t], (self._abar[p] if p >= 0 else 1.)                    # ᾱ_t, ᾱ_t'
+            ab, abp = self._abar[t], (self._abar[p] if p >= 0 else 1.)               # ᾱ_t, ᾱ_t'
             sigma = self.eta * math.sqrt((1-abp) / (1-ab) * (1 - ab/abp))            # σ_t(η)
             self._sigma[t], self._sqrt_abar_prev[t] = sigma, math.sqrt(abp)
-            self._eps_coef[t] = math.sqrt(max(1 - abp - sigma**2, 0.))                     # √(1 − ᾱ_t' − σ²)
+            self._eps_coef[t] = math.sqrt(max(1 - abp - sigma**2, 0.))               # √(1 − ᾱ_t' − σ²)
 
     def __repr__(self): return (f"DDIMSampler(T={self.T}, steps={self.steps}, eta={self.eta}, spacing={self.spacing!r}, "
                                 f"clip_x0={self.clip_x0}, target={self.target!r})")
@@ -174,7 +174,7 @@ class DPMSolverSampler(Sampler):
         self.steps, self.order, self.spacing, self.sde = steps, order, spacing, bool(sde)
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
         self._index = {t: i for i, t in enumerate(self.timesteps)}
-        self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}       # λ_t = log(α_t / σ_t)
+        self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}  # λ_t = log(α_t/σ_t)
         self._order, self._coef, n = {}, {}, len(self.timesteps)
         for i, t in enumerate(self.timesteps):
             cap = 2 if lower_order_final and i == n-2 and n < 15 else order
@@ -194,12 +194,12 @@ def _coefficients(self:DPMSolverSampler,
     ts, lam = self.timesteps, self._lam
     t, p = ts[i], ts[i+1]
     h = lam[p] - lam[t]                                                      # h = λ_t' − λ_t > 0
-    a, s, e = self._sqrt_abar[p], self._sqrt_1m_abar[p], math.exp(-h)                       # α_t', σ_t', e^{−h}
+    a, s, e = self._sqrt_abar[p], self._sqrt_1m_abar[p], math.exp(-h)       # α_t', σ_t', e^{−h}
     r0 = (lam[t] - lam[ts[i-1]]) / h if i >= 1 else None                     # r_0 = h_prev / h
     r1 = (lam[ts[i-1]] - lam[ts[i-2]]) / h if i >= 2 else None
     if self.sde:
         self._sigma[t] = s * math.sqrt(1 - e*e)                              # σ_t' √(1 − e^{−2h})
-        return s/self._sqrt_1m_abar[t]*e, a*(1 - e*e), a*(1 - e*e)/2, 0., r0, r1      # e^{−h} σ_t'/σ_t, α_t'(1 − e^{−2h}), half
+        return s/self._sqrt_1m_abar[t]*e, a*(1 - e*e), a*(1 - e*e)/2, 0., r0, r1   # e^{−h} σ_t'/σ_t, α_t'(1 − e^{−2h}), half
     c1 = a*(1 - e)/2 if self._order[t] < 3 else a*((e - 1)/h + 1)          # 2M: ½ α_t'(1 − e^{−h}); 3M: α_t'(φ₁/h + 1)
     return s/self._sqrt_1m_abar[t], a*(1 - e), c1, -a*((e - 1 + h)/h**2 - 0.5), r0, r1
 
