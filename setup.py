@@ -22,6 +22,7 @@ requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 bench_requirements = shlex.split(cfg.get('bench_requirements', ''))
 eval_requirements = shlex.split(cfg.get('eval_requirements', ''))
+app_requirements = shlex.split(cfg.get('app_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
@@ -38,7 +39,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_name']: ['weights/*/*.json', 'weights/*/*.safetensors', 'weights/*/*.md', 'features/*.json', 'features/*.safetensors']},
     install_requires = requirements,
-    extras_require = {'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements},
+    extras_require = {'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements, 'app': app_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

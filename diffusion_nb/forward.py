@@ -6,6 +6,7 @@
 from __future__ import annotations
 import torch
 from torch.nn import functional as F
+from .data import check_choice
 from .schedules import NoiseSchedule
 
 # %% auto #0
@@ -28,11 +29,7 @@ def q_sample(sched:NoiseSchedule,        # the noise schedule
 TARGETS = ('eps', 'x0', 'v')
 LOSSES = ('l1', 'mse', 'huber')
 
-def _check_name(kind, value, allowed):
-    "Raise if `value` is not one of `allowed`, naming both."
-    if value not in allowed: raise ValueError(f"unknown {kind} {value!r}; expected one of {', '.join(map(repr, allowed))}")
-
-def _ab(sched, t, x):
+def _signal_noise_scales(sched, t, x):
     "(√ᾱ_t, √(1−ᾱ_t)) gathered for the batch `x`."
     return sched.gather('sqrt_alphas_cumprod', t, x), sched.gather('sqrt_one_minus_alphas_cumprod', t, x)
 
@@ -43,7 +40,7 @@ def get_v(sched:NoiseSchedule,   # the noise schedule
           noise:torch.Tensor,    # the ε used to make x_t
          ) -> torch.Tensor:
     "The v-target `√ᾱ_t·ε − √(1−ᾱ_t)·x0`."
-    a, b = _ab(sched, t, x0)
+    a, b = _signal_noise_scales(sched, t, x0)
     return a * noise - b * x0          # v = √ᾱ_t ε − √(1−ᾱ_t) x₀
 
 # %% ../nbs/02_forward.ipynb #eb12afd4
@@ -53,7 +50,7 @@ def x0_from_eps(sched:NoiseSchedule, # the noise schedule
                 eps:torch.Tensor,    # (predicted) noise ε
                ) -> torch.Tensor:
     "x₀ implied by x_t and ε."
-    a, b = _ab(sched, t, xt)
+    a, b = _signal_noise_scales(sched, t, xt)
     return (xt - b * eps) / a          # x₀ = (x_t − √(1−ᾱ_t) ε) / √ᾱ_t
 
 # %% ../nbs/02_forward.ipynb #269cfcc0
@@ -63,7 +60,7 @@ def eps_from_x0(sched:NoiseSchedule, # the noise schedule
                 x0:torch.Tensor,     # (predicted) clean images x₀
                ) -> torch.Tensor:
     "ε implied by x_t and x₀."
-    a, b = _ab(sched, t, xt)
+    a, b = _signal_noise_scales(sched, t, xt)
     return (xt - a * x0) / b           # ε = (x_t − √ᾱ_t x₀) / √(1−ᾱ_t)
 
 # %% ../nbs/02_forward.ipynb #23926e54
@@ -73,7 +70,7 @@ def x0_from_v(sched:NoiseSchedule, # the noise schedule
               v:torch.Tensor,      # (predicted) velocity v
              ) -> torch.Tensor:
     "x₀ implied by x_t and v."
-    a, b = _ab(sched, t, xt)
+    a, b = _signal_noise_scales(sched, t, xt)
     return a * xt - b * v              # x₀ = √ᾱ_t x_t − √(1−ᾱ_t) v
 
 def eps_from_v(sched:NoiseSchedule, # the noise schedule
@@ -82,7 +79,7 @@ def eps_from_v(sched:NoiseSchedule, # the noise schedule
                v:torch.Tensor,      # (predicted) velocity v
               ) -> torch.Tensor:
     "ε implied by x_t and v."
-    a, b = _ab(sched, t, xt)
+    a, b = _signal_noise_scales(sched, t, xt)
     return b * xt + a * v              # ε = √(1−ᾱ_t) x_t + √ᾱ_t v
 
 # %% ../nbs/02_forward.ipynb #8e9b1199
@@ -93,7 +90,7 @@ def pred_to_x0_eps(sched:NoiseSchedule, # the noise schedule
                    target:str='eps',    # what the model predicts: one of TARGETS
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     "Convert a model output `pred` for `target` into the implied (x0, eps)."
-    _check_name('target', target, TARGETS)
+    check_choice('target', target, TARGETS)
     if target == 'eps': return x0_from_eps(sched, xt, t, pred), pred
     if target == 'x0':  return pred, eps_from_x0(sched, xt, t, pred)
     return x0_from_v(sched, xt, t, pred), eps_from_v(sched, xt, t, pred)
@@ -106,7 +103,7 @@ def training_target(sched:NoiseSchedule, # the noise schedule
                     target:str='eps',    # one of TARGETS
                    ) -> torch.Tensor:
     "What the model should predict for `target`: ε, x₀ or v."
-    _check_name('target', target, TARGETS)
+    check_choice('target', target, TARGETS)
     return {'eps': lambda: noise, 'x0': lambda: x0, 'v': lambda: get_v(sched, x0, t, noise)}[target]()
 
 # %% ../nbs/02_forward.ipynb #90cfd532
@@ -137,7 +134,7 @@ def per_sample_loss(pred:torch.Tensor,     # model output (B, ...)
                     huber_delta:float=1.0, # where Huber switches from quadratic to linear
                    ) -> torch.Tensor:
     "The `loss` between `pred` and `target`, averaged over all but the batch dim: shape (B,)."
-    _check_name('loss', loss, LOSSES)
+    check_choice('loss', loss, LOSSES)
     if loss == 'l1': l = F.l1_loss(pred, target, reduction='none')              # |p − y|
     elif loss == 'mse': l = F.mse_loss(pred, target, reduction='none')          # (p − y)²
     else: l = F.huber_loss(pred, target, reduction='none', delta=huber_delta)   # ½d² if |d|<δ else δ(|d| − ½δ)
@@ -149,7 +146,7 @@ def snr_weight(snr:torch.Tensor,   # signal-to-noise ratios SNR_t, any shape
                gamma:float=5.0,    # the SNR clamp γ
               ) -> torch.Tensor:
     "Min-SNR-γ weights for a loss on `target`, given SNR values."
-    _check_name('target', target, TARGETS)
+    check_choice('target', target, TARGETS)
     w = snr.clamp(max=gamma)                                   # min(SNR_t, γ)
     return {'eps': w / snr, 'x0': w, 'v': w / (snr + 1)}[target]
 
@@ -173,7 +170,7 @@ def diffusion_loss(model,                          # called as model(xt, t), ret
                    huber_delta:float=1.0,          # Huber's δ, used when loss='huber'
                   ) -> torch.Tensor:
     "Scalar training loss for `model` on the clean batch `x0`."
-    _check_name('target', target, TARGETS); _check_name('loss', loss, LOSSES)
+    check_choice('target', target, TARGETS); check_choice('loss', loss, LOSSES)
     xt, t, noise = noisy_batch(sched, x0, generator)
     pred = model(xt, t)
     if pred.shape != x0.shape: raise ValueError(f"model output shape {tuple(pred.shape)} must match x0's {tuple(x0.shape)}")

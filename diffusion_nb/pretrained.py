@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
+from .data import write_atomic, check_int, check_choice, as_uint8, to_pil, image_grid
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
-from .sampling import get_sampler, sample, image_grid, save_gif, SAMPLERS, SPACINGS, VARIANCES
+from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS, VARIANCES
 from .training import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights
 
 # %% auto #0
@@ -34,8 +35,7 @@ class PretrainedError(ValueError):
 def _n_down(model): return getattr(model, 'n_down', None)
 
 def _check_res(resolution, model=None):
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ValueError(f"resolution={resolution!r} must be a positive integer (the image size in pixels)")
+    check_int('resolution', resolution, hint="(the image size in pixels)")
     nd = _n_down(model) if model is not None else None
     if nd and resolution % 2**nd:
         raise ValueError(f"resolution={resolution} does not suit this model: it downsamples {nd} times, so the size "
@@ -51,8 +51,7 @@ def save_pretrained(path,                  # the folder to write (created if nee
                     **meta,                # more JSON-able fields for config.json, e.g. steps=..., dataset=...
                    ) -> Path:
     "Write `model` as `path/config.json` + `path/model.safetensors`; returns `path`."
-    if target not in TARGETS: raise ValueError(f"target={target!r} is not one of {', '.join(map(repr, TARGETS))}")
-    if dtype not in DTYPES: raise ValueError(f"dtype={dtype!r} is not one of {', '.join(map(repr, DTYPES))}")
+    check_choice('target', target, TARGETS); check_choice('dtype', dtype, DTYPES)
     _check_res(resolution, model)
     mcfg = getattr(model, 'config', None)
     if not isinstance(mcfg, dict) or mcfg.get('name') not in MODELS:
@@ -64,15 +63,9 @@ def save_pretrained(path,                  # the folder to write (created if nee
     sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     if dtype == 'float16': sd = {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()}
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path / WEIGHTS_NAME, lambda p: save_file(sd, str(p), metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)}))
-    _write_atomic(path / CONFIG_NAME, lambda p: p.write_text(text))
+    write_atomic(path / WEIGHTS_NAME, lambda p: save_file(sd, str(p), metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)}))
+    write_atomic(path / CONFIG_NAME, lambda p: p.write_text(text))
     return path
-
-def _write_atomic(path, write):
-    "Write `path` through a temporary file and a rename, so a crash never leaves a half-written file under the real name."
-    tmp = path.with_name(f'.tmp-{os.getpid()}-{path.name}')
-    try: write(tmp); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/07_pretrained.ipynb #b4071d93
 def read_config(path, # a pretrained or checkpoint folder
@@ -141,8 +134,8 @@ class DiffusionPipeline:
         self.config, self.path = config or {}, path
     @property
     def channels(self) -> int:
-        "Image channels: `in_channels` (SimpleUNet) or `channels` (AttentionUNet) of the model's config."
-        c = self.model.config; return c['in_channels'] if 'in_channels' in c else c.get('channels', 3)
+        "Image channels: the model's `in_channels`."
+        return self.model.config.get('in_channels', 3)
     device = property(lambda self: next(self.model.parameters()).device)
     def to(self, device): # e.g. 'cpu', 'cuda' or a torch.device
         "Move the model to `device`; returns the pipeline."
@@ -248,7 +241,7 @@ def generate(model:str,                # a shipped model's name, or a pretrained
              order:int=2,              # DPM-Solver++ order: 1, 2 or 3
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
+    check_int('n', n)
     out = _check_out(out, ('.png', '.jpg', '.jpeg'), 'output')
     singles = _check_dir(singles, 'singles folder') if singles else None
     gif = _check_out(gif, ('.gif',), 'gif') if gif else None
@@ -260,11 +253,10 @@ def generate(model:str,                # a shipped model's name, or a pretrained
                    progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision)
     ims, frames = res if gif else (res, None)
     image_grid(ims, nrow).save(out); paths = dict(grid=out)
-    if singles: paths['singles'] = [_save_single(im, singles / f'{seed:04d}-{i:03d}.png') for i, im in enumerate(_pils(ims))]
+    if singles: paths['singles'] = [_save_single(im, singles / f'{seed:04d}-{i:03d}.png') for i, im in enumerate(to_pil(as_uint8(ims)))]
     if gif: paths['gif'] = save_gif(frames, gif, nrow=nrow)
     return paths
 
-def _pils(ims): return [Image.fromarray((o.permute(1, 2, 0) * 255).round().byte().numpy()) for o in ims]
 def _save_single(im, p): im.save(p); return p
 
 # %% ../nbs/07_pretrained.ipynb #7eebe139

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.basics import patch
+from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid
 from .forward import TARGETS
 from .training import Callback, resolve_precision, precision_context
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'Sampler', 'DDPMSampler', 'ddim_timesteps', 'DDIMSampler',
-           'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'image_grid', 'save_gif',
-           'SampleGridCallback']
+           'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'save_gif', 'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
 SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
@@ -23,8 +23,6 @@ VARIANCES = ('posterior', 'beta')                # the DDPM step variance: β̃_
 OUTPUTS = ('tensor', 'uint8', 'pil')             # what `sample` returns
 SAMPLERS = ('ddpm', 'ddim', 'dpm++', 'dpm++sde')
 
-def _check_choice(name, val, allowed):
-    if val not in allowed: raise ValueError(f"{name}={val!r} is not allowed; use one of {', '.join(map(repr, allowed))}")
 
 def _floats(t): return t.detach().double().cpu().tolist()   # a schedule buffer as Python floats, read once
 
@@ -35,7 +33,7 @@ class Sampler:
                  sched,              # a NoiseSchedule
                  clip_x0:bool=False, # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):  # what the model predicts: 'eps', 'x0' or 'v'
-        _check_choice('target', target, TARGETS)
+        check_choice('target', target, TARGETS)
         self.sched,self.clip_x0,self.target,self.T = sched,clip_x0,target,int(sched.T)
         self._abar = _floats(sched.alphas_cumprod)                           # ᾱ_t
         self._sqrt_abar = _floats(sched.sqrt_alphas_cumprod)                 # √ᾱ_t
@@ -71,7 +69,7 @@ class DDPMSampler(Sampler):
                  clip_x0:bool=False,       # clamp the predicted x0 to [-1, 1] (the seed does not)
                  target:str='eps'):        # what the model predicts: 'eps', 'x0' or 'v'
         super().__init__(sched, clip_x0, target)
-        _check_choice('variance', variance, VARIANCES)
+        check_choice('variance', variance, VARIANCES)
         self.variance, self.steps = variance, self.T
         self.timesteps = list(range(self.T-1, -1, -1))
         self._recip_sqrt_alpha, self._beta = _floats(sched.sqrt_recip_alphas), _floats(sched.betas)   # 1/√α_t, β_t
@@ -106,9 +104,8 @@ def ddim_timesteps(T:int,              # number of training timesteps
                    spacing:str='uniform', # 'uniform' (linspace over 0..T-1), 'leading' or 'trailing'
                   ) -> list:
     "`steps` distinct timesteps in [0, T), descending, spaced as `spacing` says."
-    _check_choice('spacing', spacing, SPACINGS)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= T:
-        raise ValueError(f"steps={steps!r} must be an integer from 1 to T={T}")
+    check_choice('spacing', spacing, SPACINGS)
+    check_int('steps', steps, 1, T, hint=f"(T={T}, the schedule's length)")
     if spacing == 'uniform': ts = np.linspace(0, T-1, steps).round()
     elif spacing == 'leading': ts = np.arange(steps) * (T // steps)
     else: ts = np.round(T - np.arange(steps) * (T / steps)) - 1
@@ -125,8 +122,7 @@ class DDIMSampler(Sampler):
                  clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):      # what the model predicts: 'eps', 'x0' or 'v'
         super().__init__(sched, clip_x0, target)
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
-            raise ValueError(f"eta={eta!r} must be a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like)")
+        check_num('eta', eta, 0, 1, hint="(0: deterministic DDIM, 1: DDPM-like)")
         self.steps, self.eta, self.spacing = steps, float(eta), spacing
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
         self._prev = dict(zip(self.timesteps, self.timesteps[1:] + [-1]))
@@ -169,7 +165,7 @@ class DPMSolverSampler(Sampler):
                  clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):      # what the model predicts: 'eps', 'x0' or 'v'
         super().__init__(sched, clip_x0, target)
-        if isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2, 3): raise ValueError(f"order={order!r} must be 1, 2 or 3")
+        check_int('order', order, 1, 3)
         if sde and order == 3: raise ValueError("order=3 with sde=True is not available: the SDE variant has orders 1 and 2")
         self.steps, self.order, self.spacing, self.sde = steps, order, spacing, bool(sde)
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
@@ -243,7 +239,7 @@ def get_sampler(name:str,               # 'ddpm', 'ddim', 'dpm++' or 'dpm++sde' 
                 target:str='eps',       # what the model predicts
                 order:int=2):           # DPM-Solver++ order: 1, 2 or 3 (the SDE variant: 1 or 2)
     "A `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` from its name and settings."
-    _check_choice('sampler', name, SAMPLERS)
+    check_choice('sampler', name, SAMPLERS)
     if name == 'ddim': return DDIMSampler(sched, 50 if steps is None else steps, eta, spacing or 'uniform', clip_x0, target)
     if name.startswith('dpm++'):
         if eta: raise ValueError(f"eta={eta!r} applies to DDIM only; sampler='dpm++sde' is DPM-Solver++ with fresh noise")
@@ -265,20 +261,17 @@ class Frames:
     def __repr__(self): return f"Frames(t={self.t!r}, xt={self.xt!r}, x0={self.x0!r})"
 
 def _capture_steps(n_steps, k):
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n_steps:
-        raise ValueError(f"capture={k!r} must be an integer from 0 to the number of steps ({n_steps})")
+    check_int('capture', k, 0, n_steps, hint="(frames to keep: 0 to the number of steps)")
     return set() if k == 0 else {int(i) for i in np.linspace(n_steps-1, 0, k).round()}
 
 # %% ../nbs/06_sampling.ipynb #9453849b
 def to_output(x:torch.Tensor,       # images in [-1, 1], (B, C, H, W)
               output:str='tensor'): # 'tensor' ([0, 1] floats, CPU), 'uint8' ((B, H, W, C) NumPy array) or 'pil'
     "Images in [-1, 1] as a [0, 1] tensor, a uint8 array or PIL images."
-    _check_choice('output', output, OUTPUTS)
-    x = ((x.detach().float().cpu() + 1) / 2).clamp(0, 1)
-    if output == 'tensor': return x
-    a = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    if output == 'uint8': return a
-    return [Image.fromarray(o[..., 0] if o.shape[-1] == 1 else o) for o in a]
+    check_choice('output', output, OUTPUTS)
+    if output == 'tensor': return ((x.detach().float().cpu() + 1) / 2).clamp(0, 1)
+    u = to_uint8(x.detach().float().cpu())                          # the one conversion of 00 data
+    return u.permute(0, 2, 3, 1).numpy() if output == 'uint8' else to_pil(u)
 
 # %% ../nbs/06_sampling.ipynb #cd10290b
 def _model_info(model, res, channels):
@@ -286,10 +279,7 @@ def _model_info(model, res, channels):
     cfg = getattr(model, 'config', None) or {}
     res = res or cfg.get('resolution') or cfg.get('image_size')
     if res is None: raise ValueError("res=None and the model's config has no 'resolution': pass res=<image size in pixels>")
-    c = cfg.get('in_channels', cfg.get('channels'))       # SimpleUNet: in_channels; AttentionUNet: channels
-    channels = channels or (c if isinstance(c, int) else 3)
-    if isinstance(res, bool) or not isinstance(res, (int, np.integer)) or res < 1: raise ValueError(f"res={res!r} must be a positive integer")
-    return int(res), int(channels)
+    return check_int('res', res), channels or cfg.get('in_channels', 3)
 
 def _progress_fn(progress, n_steps):
     "A callable `f(i, n_steps, t)` for `progress` (None, True for a tqdm bar, or a callable)."
@@ -318,8 +308,7 @@ def sample(model,                        # the denoiser, called as model(x, t)
            channels:int|None=None,       # image channels (default: the model's config, else 3)
            precision:str='fp32'):        # 'fp32'; 'bf16' (autocast: faster where the device has bf16 units); 'auto': bf16 only there
     "Generate `n` images with `model` and `sampler`; returns them as `output` says (and `Frames` if `capture`)."
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
-    _check_choice('output', output, OUTPUTS)
+    check_int('n', n); check_choice('output', output, OUTPUTS)
     if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
     res, channels = _model_info(model, res, channels)
     keep, steps = _capture_steps(len(sampler), capture), sampler.timesteps
@@ -351,21 +340,6 @@ def sample(model,                        # the denoiser, called as model(x, t)
     ts, xts, x0s = zip(*frames)
     return ims, Frames(list(ts), torch.stack(xts).float().cpu(), torch.stack(x0s).float().cpu())
 
-# %% ../nbs/06_sampling.ipynb #115f16e4
-def image_grid(ims,                 # a [0, 1] float tensor (B, C, H, W), a uint8 array (B, H, W, C) or a list of PIL images
-               nrow:int|None=None,  # images per row (default: up to 8)
-               pad:int=2,           # white pixels between and around the images
-              ) -> Image.Image:
-    "A grid of images as one PIL image."
-    if isinstance(ims, (list, tuple)): ims = np.stack([np.asarray(o.convert('RGB')) for o in ims])
-    if isinstance(ims, torch.Tensor): ims = (ims.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    b, h, w, c = ims.shape
-    ncol = nrow or min(b, 8); nr = math.ceil(b / ncol)
-    g = np.full((nr*(h+pad) + pad, ncol*(w+pad) + pad, c), 255, np.uint8)
-    for i, im in enumerate(ims):
-        r, k = divmod(i, ncol); g[pad + r*(h+pad):][:h, pad + k*(w+pad):][:, :w] = im
-    return Image.fromarray(g[..., 0] if c == 1 else g)
-
 # %% ../nbs/06_sampling.ipynb #f24bfd62
 def save_gif(frames:Frames,        # frames captured by sample(..., capture=K)
              path,                 # where to write the GIF
@@ -374,7 +348,7 @@ def save_gif(frames:Frames,        # frames captured by sample(..., capture=K)
              duration:int=100,     # milliseconds per frame (the last one is held 10 times longer)
             ) -> Path:
     "Write the captured denoising `frames` as an animated GIF at `path`."
-    _check_choice('kind', kind, ('xt', 'x0'))
+    check_choice('kind', kind, ('xt', 'x0'))
     ims = [image_grid(to_output(f), nrow) for f in getattr(frames, kind)]
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     ims[0].save(path, save_all=True, append_images=ims[1:], duration=[duration]*(len(ims)-1) + [duration*10], loop=0)
@@ -395,9 +369,8 @@ class SampleGridCallback(Callback):
                  show:bool=True,         # display the grid when running in a notebook
                  at_end:bool=True,       # also after the last step of fit
                  nrow:int|None=None):    # images per row
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every={every!r} must be a positive integer")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n={n!r} must be an integer ≥ 1")
-        _check_choice('sampler', sampler, SAMPLERS)
+        check_int('every', every); check_int('n', n)
+        check_choice('sampler', sampler, SAMPLERS)
         self.every,self.n,self.seed,self.sampler,self.steps,self.eta,self.ema,self.show,self.at_end,self.nrow = every,n,seed,sampler,steps,eta,ema,show,at_end,nrow
         self.paths, self.grid, self._done = [], None, None
 

@@ -4,26 +4,18 @@
 
 # %% ../nbs/01_schedules.ipynb #a49ea290
 from __future__ import annotations
-import math, inspect, operator
+import math, inspect
 import torch
 from torch.nn import functional as F
 from fastcore.basics import store_attr, patch
+from .data import check_int, check_num
 
 # %% auto #0
 __all__ = ['BETA_SCHEDULES', 'SCHEDULE_BUFFERS', 'linear_betas', 'quadratic_betas', 'cosine_betas', 'sigmoid_betas',
            'NoiseSchedule']
 
 # %% ../nbs/01_schedules.ipynb #07e9164c
-def _check_T(T):
-    "`T` as an `int`, or a clear error if it is not an integer >= 1."
-    try: T_ = operator.index(T) if not isinstance(T, bool) else None
-    except TypeError: T_ = None
-    if T_ is None or T_ < 1: raise ValueError(f"T must be an integer >= 1, got T={T!r}")
-    return T_
-
-def _check_beta(name, b):
-    "Raise if the β bound `b` (called `name`) is not in the open interval (0, 1)."
-    if not 0 < b < 1: raise ValueError(f"{name} must be in (0, 1), got {name}={b!r}")
+def _check_beta(name, b): return check_num(name, b, 0, 1, lo_open=True, hi_open=True)  # a β bound, in the open (0, 1)
 
 # %% ../nbs/01_schedules.ipynb #94f5b10e
 def linear_betas(T:int=300,            # number of diffusion steps
@@ -31,7 +23,7 @@ def linear_betas(T:int=300,            # number of diffusion steps
                  beta_end:float=0.02,   # β at t = T-1
                 ) -> torch.Tensor:
     "β rising linearly from `beta_start` to `beta_end` (the seed's schedule), float64 `(T,)`."
-    T = _check_T(T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
+    T = check_int('T', T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
 
 # %% ../nbs/01_schedules.ipynb #3edd1758
@@ -40,7 +32,7 @@ def quadratic_betas(T:int=300,            # number of diffusion steps
                     beta_end:float=0.02,   # β at t = T-1
                    ) -> torch.Tensor:
     "β whose square root rises linearly from √`beta_start` to √`beta_end`, float64 `(T,)`."
-    T = _check_T(T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
+    T = check_int('T', T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
     return torch.linspace(beta_start**0.5, beta_end**0.5, T, dtype=torch.float64) ** 2
 
 # %% ../nbs/01_schedules.ipynb #5517d3cf
@@ -49,7 +41,7 @@ def cosine_betas(T:int=300,            # number of diffusion steps
                  max_beta:float=0.999,  # clip β at this value (avoids β = 1 at the end)
                 ) -> torch.Tensor:
     "β of the cosine schedule (Nichol & Dhariwal 2021), float64 `(T,)`."
-    T = _check_T(T); _check_beta('max_beta', max_beta)
+    T = check_int('T', T); _check_beta('max_beta', max_beta)
     if s < 0: raise ValueError(f"s must be >= 0, got s={s!r}")
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2  # f(t) = cos²(((t/T + s)/(1 + s))·π/2)
@@ -62,7 +54,7 @@ def sigmoid_betas(T:int=300,            # number of diffusion steps
                   beta_end:float=0.02,   # β approached at t = T-1
                  ) -> torch.Tensor:
     "β following a sigmoid from `beta_start` to `beta_end`, float64 `(T,)`."
-    T = _check_T(T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
+    T = check_int('T', T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
     x = torch.linspace(-6, 6, T, dtype=torch.float64)
     return torch.sigmoid(x) * (beta_end - beta_start) + beta_start  # β = σ(x)(β_end − β_start) + β_start
 
@@ -94,7 +86,7 @@ class NoiseSchedule:
                  kind:str='linear', # one of BETA_SCHEDULES: 'linear', 'quadratic', 'cosine', 'sigmoid'
                  T:int=300,         # number of diffusion steps; timesteps are 0..T-1
                  **kwargs):         # passed to the β function, e.g. beta_end=0.02 or s=0.008
-        fn, T = _schedule_fn(kind), _check_T(T)
+        fn, T = _schedule_fn(kind), check_int('T', T)
         _check_kwargs(kind, kwargs)
         betas = fn(T, **kwargs)
         store_attr('kind,T,kwargs')

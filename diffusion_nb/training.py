@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_training.ipynb #2ef41399
 from __future__ import annotations
-import os, sys, json, time, math, copy, shutil, hashlib, argparse, re
+import os, sys, json, time, math, copy, shutil, hashlib, argparse, re, inspect
 from contextlib import nullcontext
 from pathlib import Path
 import torch, torch.nn as nn
@@ -13,22 +13,24 @@ from torch.optim.lr_scheduler import LambdaLR
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from fastcore.basics import store_attr, patch
+from fastcore.docments import docments
 from tqdm import tqdm as tqdm_text
 from tqdm.auto import tqdm as tqdm_auto
 import diffusion_nb
-from .data import load_flowers, find_data_dir, to_float
+from .data import load_flowers, find_data_dir, to_float, check_int, check_num, check_choice
 from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
-from .attention_unet import MODELS, build_model, count_params
+from .attention_unet import MODELS, build_model, count_params, upgrade_model_config
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CKPT_FILES', 'CKPT_RE', 'COMPAT_KEYS', 'WEIGHTS_DIR', 'CancelFitException', 'Callback', 'run_cbs',
-           'pick_device', 'cpu_native_bf16', 'resolve_precision', 'precision_context', 'derive_seed', 'make_generator',
-           'StepBatches', 'EMA', 'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state',
-           'set_rng_state', 'save_checkpoint', 'is_complete', 'list_checkpoints', 'latest_checkpoint',
-           'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config', 'Trainer', 'check_compatible',
-           'find_checkpoint', 'list_pretrained', 'find_weights', 'init_weights', 'fit', 'ProgressCB', 'read_log',
-           'LogCB', 'TrainConfigError', 'train_parser', 'check_out_dir', 'trainer_from_args', 'train_cli']
+__all__ = ['PRECISIONS', 'CKPT_FILES', 'CKPT_RE', 'TRAINER_OBJECTS', 'COMPAT_KEYS', 'WEIGHTS_DIR', 'FLAG_ALIASES',
+           'CancelFitException', 'Callback', 'run_cbs', 'pick_device', 'cpu_native_bf16', 'resolve_precision',
+           'precision_context', 'derive_seed', 'make_generator', 'StepBatches', 'EMA', 'WarmupCosine',
+           'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state', 'save_checkpoint',
+           'is_complete', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint',
+           'model_config', 'check_train_settings', 'Trainer', 'train_settings', 'check_compatible', 'find_checkpoint',
+           'list_pretrained', 'find_weights', 'init_weights', 'fit', 'ProgressCB', 'read_log', 'LogCB',
+           'TrainConfigError', 'train_parser', 'check_out_dir', 'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #d45b6454
 class CancelFitException(Exception):
@@ -48,14 +50,6 @@ def run_cbs(cbs,             # callbacks
         if f is not None: f(trainer)
 
 # %% ../nbs/05_training.ipynb #e9cbbc3e
-def _check_pos(name, v, kind=int, zero_ok=False):
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (kind is float or float(v).is_integer())
-    if not ok or (v < 0 if zero_ok else v <= 0):
-        raise ValueError(f"{name}={v!r} must be a {'non-negative' if zero_ok else 'positive'} {'number' if kind is float else 'integer'}")
-
-def _check_in(name, v, allowed):
-    if v not in allowed: raise ValueError(f"{name}={v!r} is not one of {', '.join(map(repr, allowed))}")
-
 def pick_device(device=None, # None/'auto', or 'cpu', 'cuda', 'cuda:N', 'mps'
                ) -> torch.device:
     "The device to train on: `device` if given, else CUDA, then Apple MPS, then CPU."
@@ -91,7 +85,7 @@ def resolve_precision(precision:str='auto', # 'auto', 'fp32' or 'bf16'
                       device='cpu',         # the device the model runs on
                      ) -> str:
     "'fp32' or 'bf16': `precision` itself, or for 'auto' bf16 where `device` has bfloat16 units (CUDA with bf16, a CPU with AVX512-BF16/AMX)."
-    _check_in('precision', precision, PRECISIONS)
+    check_choice('precision', precision, PRECISIONS)
     if precision != 'auto': return precision
     d = torch.device(device)
     if d.type == 'cuda': return 'bf16' if _cuda_native_bf16() else 'fp32'
@@ -128,7 +122,7 @@ class StepBatches:
         images = getattr(images, 'images', images)
         if not (isinstance(images, Tensor) and images.dtype == torch.uint8 and images.ndim == 4):
             raise ValueError(f"training data must be uint8 images (N, C, H, W) or a dataset with such `.images`, got {type(images).__name__} {getattr(images, 'dtype', '')}")
-        if bs < 1: raise ValueError(f"bs={bs} must be a positive integer")
+        check_int('bs', bs)
         n, per_step = len(images), bs * world
         if n < per_step: raise ValueError(f"{n} images cannot fill one step of bs={bs} x {world} process(es) = {per_step}; use a smaller bs or more images")
         self.spe = n // per_step  # steps per epoch; the last partial batch is dropped
@@ -333,6 +327,25 @@ def model_config(model:nn.Module, # any model; ideally one with a config dict
     cfg = getattr(model, 'config', None)
     return _jsonify(cfg if cfg is not None else {'name': type(model).__name__})
 
+# %% ../nbs/05_training.ipynb #e33c4f9d
+TRAINER_OBJECTS = ('model', 'data', 'schedule', 'out_dir', 'cbs', 'progress', 'loss_func', 'accelerator')  # not settings
+
+_SETTING_CHECKS = dict(target=lambda n, v: check_choice(n, v, TARGETS), loss=lambda n, v: check_choice(n, v, LOSSES),
+    precision=lambda n, v: check_choice(n, v, PRECISIONS), min_snr_gamma=lambda n, v: v is None or check_num(n, v, lo_open=True),
+    bs=check_int, ckpt_every=check_int, keep=check_int, log_every=check_int,
+    warmup=lambda n, v: check_int(n, v, 0), seed=lambda n, v: check_int(n, v, 0),
+    lr=lambda n, v: check_num(n, v, lo_open=True), weight_decay=check_num, min_lr_ratio=lambda n, v: check_num(n, v, 0, 1),
+    grad_clip=lambda n, v: v is None or check_num(n, v, hint='(0 or None: no clipping)'),
+    ema_decay=lambda n, v: check_num(n, v, 0, 1, hi_open=True))
+
+# %% ../nbs/05_training.ipynb #445ebaff
+def check_train_settings(settings:dict,   # training settings by name; other keys are ignored
+                         flags:bool=False, # name them as command-line flags (`--ckpt-every`) in the message
+                        ):
+    "Raise a `ValueError` naming the first bad training setting, its value and what is allowed."
+    for k, check in _SETTING_CHECKS.items():
+        if k in settings: check('--' + k.replace('_', '-') if flags else k, settings[k])
+
 # %% ../nbs/05_training.ipynb #038e717a
 class Trainer:
     "Trains a diffusion model on uint8 images: AdamW + warm-up (+ cosine), clipping, EMA, bf16 autocast, fine-tuning, callbacks, checkpoints."
@@ -341,19 +354,19 @@ class Trainer:
                  schedule:NoiseSchedule=None,# default: linear, T=300 (the seed's)
                  target:str='eps',           # what the model predicts: 'eps', 'x0' or 'v'
                  loss:str='l1',              # 'l1' (the seed's), 'mse' or 'huber'
-                 min_snr_gamma:float=None,   # min-SNR-γ loss weighting
+                 min_snr_gamma:float=None,   # min-SNR-γ loss weighting, e.g. 5 (None: off)
                  bs:int=64,                  # batch size per process
-                 lr:float=2e-4,              # peak learning rate
+                 lr:float=2e-4,              # peak AdamW learning rate
                  weight_decay:float=0.0,     # AdamW weight decay
                  warmup:int=100,             # linear LR warm-up steps
-                 cosine:bool=False,          # cosine LR decay after warm-up
+                 cosine:bool=False,          # decay the LR along a cosine after the warm-up (else it stays constant)
                  min_lr_ratio:float=0.0,     # final LR / peak LR with cosine
-                 grad_clip:float=1.0,        # max gradient norm (None: off)
-                 ema_decay:float=0.999,      # EMA decay
-                 ema_warmup:bool=True,       # EMA decay warm-up
+                 grad_clip:float=1.0,        # max gradient norm (0 or None: no clipping)
+                 ema_decay:float=0.999,      # EMA decay of the weights that sampling uses
+                 ema_warmup:bool=True,       # EMA decay warm-up (a short average early on)
                  seed:int=0,                 # seeds data order, flips, noise, t and dropout
                  flip:bool=True,             # random horizontal flips
-                 device=None,                # None: CUDA > MPS > CPU
+                 device=None,                # 'cpu', 'cuda', 'cuda:N' or 'mps'; None or 'auto': CUDA > MPS > CPU
                  precision:str='auto',       # 'fp32', 'bf16' (autocast) or 'auto': bf16 where the device has bf16 units
                  init=None,                  # start from these weights (fine-tuning): a shipped model's name, a pretrained, checkpoint or run folder
                  channels_last:bool=True,    # channels_last memory format for model and batches (faster convolutions)
@@ -365,14 +378,9 @@ class Trainer:
                  progress=True,              # tqdm bar: True (auto), 'text' or False
                  loss_func=None,             # f(model, x0, generator) -> loss replacing diffusion_loss
                  accelerator=None):          # an accelerate.Accelerator (made for you under torchrun/accelerate launch)
-        _check_in('target', target, TARGETS); _check_in('loss', loss, LOSSES); _check_in('precision', precision, PRECISIONS)
-        _check_pos('bs', bs); _check_pos('lr', lr, float); _check_pos('warmup', warmup, zero_ok=True)
-        _check_pos('ckpt_every', ckpt_every); _check_pos('keep', keep); _check_pos('log_every', log_every)
-        _check_pos('weight_decay', weight_decay, float, zero_ok=True)
-        if grad_clip is not None: _check_pos('grad_clip', grad_clip, float)
-        if not 0 <= ema_decay < 1: raise ValueError(f"ema_decay={ema_decay!r} must be in [0, 1)")
+        check_train_settings(locals())
         self.schedule = schedule if schedule is not None else NoiseSchedule('linear', 300)
-        store_attr('target,loss,min_snr_gamma,bs,lr,weight_decay,warmup,cosine,min_lr_ratio,grad_clip,seed,flip,channels_last,ckpt_every,keep,init')
+        store_attr(but=TRAINER_OBJECTS + ('device', 'precision'))  # every setting, as an attribute of the same name
         self.out_dir = None if out_dir is None else Path(out_dir)
         self._setup_dist(accelerator, device)
         self.precision = resolve_precision(precision, self.device)
@@ -388,6 +396,13 @@ class Trainer:
         self.loss_func = loss_func or self.diffusion_loss
         self.step, self.history, self.last_ckpt, self.saved_step, self.img_per_s = 0, [], None, None, None
         self.cbs = ([ProgressCB(progress)] if progress else []) + [LogCB(log_every)] + list(cbs)
+
+# %% ../nbs/05_training.ipynb #bb46fab1
+_NOT_IN_TRAIN_CONFIG = ('target', 'loss', 'min_snr_gamma', 'device')  # top-level keys of `config`, or where rather than how
+
+def train_settings()->dict:
+    "`{name: docments entry}` (`docment`, `anno`, `default`) of every `Trainer` argument that is a setting, not an object."
+    return {k: d for k, d in docments(Trainer.__init__, full=True).items() if k not in ('self', 'return') + TRAINER_OBJECTS}
 
 # %% ../nbs/05_training.ipynb #f3f1c3e4
 @patch
@@ -429,10 +444,8 @@ def config(self:Trainer) -> dict:
     "What `config.json` holds: model, schedule, target, resolution and the training settings."
     return _jsonify(dict(model=model_config(self.model), schedule=self.schedule.config, target=self.target,
         resolution=self.resolution, channels=self.batches.images.shape[1], loss=self.loss, min_snr_gamma=self.min_snr_gamma,
-        train=dict(bs=self.bs, world_size=self.world, lr=self.lr, weight_decay=self.weight_decay, warmup=self.warmup,
-                   cosine=self.cosine, min_lr_ratio=self.min_lr_ratio, grad_clip=self.grad_clip, ema_decay=self.ema.decay,
-                   ema_warmup=self.ema.warmup, seed=self.seed, flip=self.flip, precision=self.precision,
-                   init=None if self.init is None else str(self.init))))
+        train={'world_size': self.world, **{k: getattr(self, k) for k in train_settings() if k not in _NOT_IN_TRAIN_CONFIG},
+               'init': None if self.init is None else str(self.init)}))
 
 @patch
 def autocast(self:Trainer):
@@ -503,6 +516,7 @@ def check_compatible(saved:dict,   # a checkpoint's config.json
                      current:dict, # this run's Trainer.config
                      where=''):    # the checkpoint, for the message
     "Raise if a checkpoint's model, schedule, target or resolution differ from this run's."
+    if isinstance(saved.get('model'), dict): saved = {**saved, 'model': upgrade_model_config(saved['model'])}  # older key names
     bad = [d for k in COMPAT_KEYS if k in saved for d in _diff(saved.get(k), current.get(k), k)]
     if bad: raise ValueError(f"checkpoint {where} does not match this run: " + '; '.join(bad))
 
@@ -563,7 +577,7 @@ def init_weights(model:nn.Module, # the model to fill; its config must equal the
                 ) -> Path:
     "Copy the weights of `src` into `model` (the EMA weights where `src` has both), for fine-tuning; returns the folder read."
     path = find_weights(src)
-    saved, mine = json.loads((path / 'config.json').read_text()).get('model') or {}, model_config(model)
+    saved, mine = upgrade_model_config(json.loads((path / 'config.json').read_text()).get('model') or {}), model_config(model)
     if bad := _diff(saved.get('name'), mine['name'], 'model.name') or _diff(saved, mine, 'model'): raise ValueError(f"{path} holds another model than this one: " + '; '.join(bad))
     f = next((path / n for n in ('ema.safetensors', 'model.safetensors') if (path / n).is_file()), None)
     if f is None: raise FileNotFoundError(f"{path} has no ema.safetensors or model.safetensors to start from")
@@ -578,8 +592,7 @@ def fit(self:Trainer, steps:int=None, # train until this many steps in all
         resume=None):                 # True/'latest' or a checkpoint folder to continue from
     "Train (see above); returns the trainer."
     if (steps is None) == (epochs is None): raise ValueError(f"give exactly one of steps= or epochs= (got steps={steps!r}, epochs={epochs!r})")
-    if steps is not None: _check_pos('steps', steps)
-    else: _check_pos('epochs', epochs)
+    check_int('steps', steps) if steps is not None else check_int('epochs', epochs)
     total = int(steps if steps is not None else epochs * len(self.batches))
     if resume: self.resume(resume)
     elif self.out_dir is not None and self.step == 0 and latest_checkpoint(self.out_dir) is not None:
@@ -597,6 +610,14 @@ def fit(self:Trainer, steps:int=None, # train until this many steps in all
     finally: self('cleanup_fit')
     return self
 
+def _shows_trainer_args(f):
+    "Show `Trainer`'s keyword arguments in `f`'s signature in place of `**kwargs`, as fastcore's `delegates` does (which cannot take an argument named `keep`)."
+    sig = inspect.signature(f); ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+    ps += [p.replace(kind=p.KEYWORD_ONLY) for k, p in inspect.signature(Trainer).parameters.items() if p.default is not p.empty and k not in sig.parameters]
+    f.__signature__ = sig.replace(parameters=ps)
+    return f
+
+@_shows_trainer_args
 def fit(model,         # the denoiser to train
         data,          # uint8 (N,C,H,W) images or a FlowersDataset
         steps:int=None,  # train until this many steps in all
@@ -672,6 +693,18 @@ def plot_loss(self:Trainer, ax=None, # matplotlib axes (default: a new figure)
 class TrainConfigError(ValueError):
     "A bad command-line setting, reported as one line before anything is written."
 
+FLAG_ALIASES = {'bs': ('--batch-size',)}
+_TYPES = {'int': int, 'float': float, 'str': str}
+
+def _add_setting_flags(p):
+    "One flag per `Trainer` setting: its name, type, default and help come from `train_settings`."
+    for k, d in train_settings().items():
+        flag, doc = '--' + k.replace('_', '-'), (d['docment'] or '').replace('%', '%%')
+        if d['default'] is True: p.add_argument('--no-' + flag[2:], dest=k, action='store_false', help=f'turn off: {doc}')
+        elif d['default'] is False: p.add_argument(flag, action='store_true', help=doc)
+        else: p.add_argument(flag, *FLAG_ALIASES.get(k, ()), dest=k, type=_TYPES.get(d['anno'], str), default=d['default'],
+                             help=f'{doc} (default: %(default)s)')
+
 def train_parser() -> argparse.ArgumentParser:
     "The argument parser of `diffusion_nb_train`."
     p = argparse.ArgumentParser(prog='diffusion_nb_train',
@@ -685,32 +718,12 @@ def train_parser() -> argparse.ArgumentParser:
     a('--limit', type=int, default=None, help='train on only N images, spread over the split (default: all)')
     a('--schedule', default='linear', help='beta schedule: linear, quadratic, cosine, sigmoid (default: %(default)s)')
     a('--T', type=int, default=300, help='number of diffusion steps (default: %(default)s)')
-    a('--target', default='eps', help=f"what the model predicts: {', '.join(TARGETS)} (default: %(default)s)")
-    a('--loss', default='l1', help=f"loss: {', '.join(LOSSES)} (default: %(default)s)")
-    a('--min-snr-gamma', type=float, default=None, help='min-SNR-gamma loss weighting, e.g. 5 (default: off)')
-    a('--bs', '--batch-size', dest='bs', type=int, default=64, help='batch size per process (default: %(default)s)')
-    a('--lr', type=float, default=2e-4, help='peak AdamW learning rate (default: %(default)s)')
-    a('--weight-decay', type=float, default=0.0, help='AdamW weight decay (default: %(default)s)')
-    a('--warmup', type=int, default=500, help='linear LR warm-up steps (default: %(default)s)')
-    a('--cosine', action='store_true', help='decay the LR to min-lr-ratio * lr along a cosine after the warm-up (without it the LR stays constant)')
-    a('--min-lr-ratio', type=float, default=0.0, help='final LR / peak LR with --cosine (default: %(default)s)')
-    a('--grad-clip', type=float, default=1.0, help='max gradient norm, 0 turns clipping off (default: %(default)s)')
-    a('--ema-decay', type=float, default=0.999, help='EMA decay of the weights sampling uses (default: %(default)s)')
-    a('--no-ema-warmup', dest='ema_warmup', action='store_false', help='turn off the EMA warm-up: use --ema-decay from the first step')
     a('--steps', type=int, default=None, help='optimizer steps in all (give this or --epochs)')
     a('--epochs', type=int, default=None, help='passes over the training images (give this or --steps)')
-    a('--seed', type=int, default=0, help='seeds data order, flips, noise, t and dropout (default: %(default)s)')
-    a('--device', default='auto', help='auto, cpu, cuda, cuda:N or mps; a launcher picks it for you (default: %(default)s)')
-    a('--precision', default='auto', choices=PRECISIONS, help='bf16: bfloat16 autocast; fp32; auto: bf16 where the device has bf16 units (CUDA, AVX512-BF16/AMX CPUs) (default: %(default)s)')
-    a('--init', default=None, help="fine-tune: start from a shipped model's weights (e.g. flowers32-attention) or a pretrained, checkpoint or run folder; the model must match (default: random init)")
-    a('--no-channels-last', dest='channels_last', action='store_false', help='keep the default NCHW memory format (channels_last is on unless this flag is given)')
-    a('--no-flip', dest='flip', action='store_false', help='turn off random horizontal flips of the training images (they are on unless this flag is given)')
     a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl (default: %(default)s)')
-    a('--ckpt-every', type=int, default=1000, help='checkpoint every N steps (and at the end) (default: %(default)s)')
-    a('--keep', type=int, default=3, help='keep the newest K checkpoints (default: %(default)s)')
-    a('--log-every', type=int, default=50, help='append a line to log.jsonl every N steps (default: %(default)s)')
     a('--resume', nargs='?', const='latest', default=None, help='continue the newest checkpoint in --out, or the one given (default: start a new run)')
     a('--no-progress', dest='progress', action='store_false', help='turn off the progress bar')
+    _add_setting_flags(p.add_argument_group('training settings (the arguments of Trainer)'))
     return p
 
 # %% ../nbs/05_training.ipynb #5bc1bf1e
@@ -725,17 +738,13 @@ def check_out_dir(out, # the --out folder
     return p
 
 def _cli_check(args):
-    for k in ('res', 'T', 'bs', 'ckpt_every', 'keep', 'log_every', 'steps', 'epochs', 'limit'):
-        v = getattr(args, k)
-        if v is not None and v <= 0: raise TrainConfigError(f"--{k.replace('_', '-')} {v}: must be a positive integer")
     if (args.steps is None) == (args.epochs is None): raise TrainConfigError("give exactly one of --steps N or --epochs N")
-    if not (args.lr > 0 and math.isfinite(args.lr)): raise TrainConfigError(f"--lr {args.lr}: must be a positive number")
-    if args.warmup < 0: raise TrainConfigError(f"--warmup {args.warmup}: must be >= 0")
-    if args.grad_clip < 0: raise TrainConfigError(f"--grad-clip {args.grad_clip}: must be >= 0 (0 turns clipping off)")
-    if not 0 <= args.ema_decay < 1: raise TrainConfigError(f"--ema-decay {args.ema_decay}: must be in [0, 1)")
-    if args.target not in TARGETS: raise TrainConfigError(f"--target {args.target!r}: not one of {', '.join(TARGETS)}")
-    if args.loss not in LOSSES: raise TrainConfigError(f"--loss {args.loss!r}: not one of {', '.join(LOSSES)}")
-    if args.model not in MODELS: raise TrainConfigError(f"--model {args.model!r}: unknown; known models: {', '.join(MODELS)}")
+    try:
+        for k in ('res', 'T', 'steps', 'epochs', 'limit'):
+            if (v := getattr(args, k)) is not None: check_int('--' + k, v)
+        check_choice('--model', args.model, tuple(MODELS))
+        check_train_settings(vars(args), flags=True)
+    except ValueError as e: raise TrainConfigError(str(e)) from None
 
 # %% ../nbs/05_training.ipynb #37d9f370
 def _cli_model_and_schedule(args):
@@ -772,12 +781,8 @@ def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
     resume = _cli_resume(args, out, want)
     imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
     try:
-        tr = Trainer(model, imgs, sched, target=args.target, loss=args.loss, min_snr_gamma=args.min_snr_gamma, bs=args.bs, lr=args.lr,
-                     weight_decay=args.weight_decay, warmup=args.warmup, cosine=args.cosine, min_lr_ratio=args.min_lr_ratio,
-                     grad_clip=args.grad_clip or None, ema_decay=args.ema_decay, ema_warmup=args.ema_warmup, seed=args.seed,
-                     flip=args.flip, device=None if args.device == 'auto' else args.device, precision=args.precision, init=args.init,
-                     channels_last=args.channels_last, out_dir=out, ckpt_every=args.ckpt_every, keep=args.keep,
-                     log_every=args.log_every, progress='text' if args.progress else False)
+        tr = Trainer(model, imgs, sched, **{k: getattr(args, k) for k in train_settings()}, out_dir=out,
+                     progress='text' if args.progress else False)
     except (ValueError, FileNotFoundError) as e: raise TrainConfigError(str(e)) from None  # e.g. too few images for one batch, a bad --init
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise TrainConfigError(f"--out {args.out}: cannot create it ({e})") from None
