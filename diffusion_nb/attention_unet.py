@@ -37,11 +37,13 @@ class ResnetBlock(nn.Module):
         self.conv2, self.norm2 = nn.Conv2d(dim_out, dim_out, 3, padding=1), nn.GroupNorm(groups, dim_out)
         self.res_conv = nn.Conv2d(dim_in, dim_out, 1) if dim_in != dim_out else nn.Identity()
 
-    def forward(self, x, emb):
-        scale, shift = self.time_proj(emb)[:, :, None, None].chunk(2, dim=1)
-        h = F.silu(torch.addcmul(shift, self.norm1(self.conv1(x)), 1 + scale))  # y = GN(h)(1 + s) + b, one fused op
-        h = F.silu(self.norm2(self.conv2(self.drop(h))))
-        return h + self.res_conv(x)
+# %% ../nbs/04_attention_unet.ipynb #bf02a2d5
+@patch
+def forward(self:ResnetBlock, x, emb):
+    scale, shift = self.time_proj(emb)[:, :, None, None].chunk(2, dim=1)
+    h = F.silu(torch.addcmul(shift, self.norm1(self.conv1(x)), 1 + scale))  # y = GN(h)(1 + s) + b, one fused op
+    h = F.silu(self.norm2(self.conv2(self.drop(h))))
+    return h + self.res_conv(x)
 
 # %% ../nbs/04_attention_unet.ipynb #d3384ea1
 class LinearAttention(nn.Module):
@@ -57,13 +59,15 @@ class LinearAttention(nn.Module):
         self.to_qkv = nn.Conv2d(dim, 3 * heads * dim_head, 1, bias=False)
         self.to_out = nn.Sequential(nn.Conv2d(heads * dim_head, dim, 1), nn.GroupNorm(1, dim))
 
-    def forward(self, x):
-        b, c, hgt, wid = x.shape
-        q, k, v = self.to_qkv(self.norm(x)).reshape(b, 3, self.heads, self.dim_head, hgt * wid).unbind(1)  # (b, heads, d, n)
-        q, k = q.softmax(dim=-2) * self.scale, k.softmax(dim=-1)
-        context = k @ v.transpose(-1, -2)    # (b, heads, d, e): Σ_n k_dn v_en
-        out = context.transpose(-1, -2) @ q  # (b, heads, e, n): Σ_d context_de q_dn
-        return x + self.to_out(out.reshape(b, -1, hgt, wid))
+# %% ../nbs/04_attention_unet.ipynb #048b6fab
+@patch
+def forward(self:LinearAttention, x):
+    b, c, hgt, wid = x.shape
+    q, k, v = self.to_qkv(self.norm(x)).reshape(b, 3, self.heads, self.dim_head, hgt * wid).unbind(1)  # (b, heads, d, n)
+    q, k = q.softmax(dim=-2) * self.scale, k.softmax(dim=-1)   # σ_d(Q)/√d, σ_n(K)
+    context = k @ v.transpose(-1, -2)    # σ_n(K) Vᵀ, (b, heads, d, e): Σ_n k_dn v_en
+    out = context.transpose(-1, -2) @ q  # contextᵀ σ_d(Q)/√d, (b, heads, e, n): Σ_d context_de q_dn
+    return x + self.to_out(out.reshape(b, -1, hgt, wid))
 
 # %% ../nbs/04_attention_unet.ipynb #61a5ef7d
 class Attention(nn.Module):
@@ -103,12 +107,14 @@ class DownLevel(nn.Module):
         self.attn = LinearAttention(dim_in, heads, dim_head) if attn else nn.Identity()
         self.down = nn.Conv2d(dim_in, dim_out, 3, padding=1) if last else nn.Conv2d(dim_in, dim_out, 4, 2, 1)
 
-    def forward(self, h, emb, skips:list):
-        for i, block in enumerate(self.blocks):
-            h = block(h, emb)
-            if i == len(self.blocks) - 1: h = self.attn(h)
-            skips.append(h)
-        return self.down(h)
+# %% ../nbs/04_attention_unet.ipynb #47b4fddb
+@patch
+def forward(self:DownLevel, h, emb, skips:list):
+    for i, block in enumerate(self.blocks):
+        h = block(h, emb)
+        if i == len(self.blocks) - 1: h = self.attn(h)
+        skips.append(h)
+    return self.down(h)
 
 # %% ../nbs/04_attention_unet.ipynb #51c007ca
 class UpLevel(nn.Module):
@@ -129,9 +135,11 @@ class UpLevel(nn.Module):
         conv = nn.Conv2d(dim_out, dim_in, 3, padding=1)
         self.up = conv if last else nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'), conv)
 
-    def forward(self, h, emb, skips:list):
-        for block in self.blocks: h = block(torch.cat([h, skips.pop()], dim=1), emb)
-        return self.up(self.attn(h))
+# %% ../nbs/04_attention_unet.ipynb #bb729dec
+@patch
+def forward(self:UpLevel, h, emb, skips:list):
+    for block in self.blocks: h = block(torch.cat([h, skips.pop()], dim=1), emb)
+    return self.up(self.attn(h))
 
 # %% ../nbs/04_attention_unet.ipynb #1c2b73d6
 class AttentionUNet(nn.Module):
@@ -155,21 +163,29 @@ class AttentionUNet(nn.Module):
         self.mid_full_attn, self.dropout, self.out_channels = mid_full_attn, dropout, out_channels or in_channels
         self.res_blocks, self.attn_heads, self.attn_dim_head, self.norm_groups = res_blocks, attn_heads, attn_dim_head, norm_groups
         self._check_args()
-        dims = [dim] + [dim * m for m in self.dim_mults]
-        in_out, tdim, n = list(zip(dims[:-1], dims[1:])), 4 * dim, len(self.dim_mults)
-        self.time_embed = SinusoidalPosEmb(dim)
-        self.time_mlp = nn.Sequential(nn.Linear(dim, tdim), nn.GELU(), nn.Linear(tdim, tdim))
-        self.init_conv = nn.Conv2d(in_channels, dim, 3, padding=1)
-        kw = dict(time_dim=tdim, n_blocks=res_blocks, heads=attn_heads, dim_head=attn_dim_head, groups=norm_groups, dropout=dropout)
-        self.downs = nn.ModuleList([DownLevel(a, b, attn=i in self.attn_levels, last=i == n - 1, **kw) for i, (a, b) in enumerate(in_out)])
-        self.mid_block1 = ResnetBlock(dims[-1], dims[-1], tdim, norm_groups, dropout)
-        self.mid_attn = (Attention if mid_full_attn else LinearAttention)(dims[-1], attn_heads, attn_dim_head)
-        self.mid_block2 = ResnetBlock(dims[-1], dims[-1], tdim, norm_groups, dropout)
-        self.ups = nn.ModuleList([UpLevel(a, b, attn=i in self.attn_levels, last=i == 0, **kw) for i, (a, b) in reversed(list(enumerate(in_out)))])
-        self.final_block = ResnetBlock(2 * dim, dim, tdim, norm_groups, dropout)
-        self.final_conv = nn.Conv2d(dim, self.out_channels, 1)
+        self._build_layers()
 
     n_down = property(lambda self: len(self.dim_mults) - 1)
+
+# %% ../nbs/04_attention_unet.ipynb #66bad1d1
+@patch
+def _build_layers(self:AttentionUNet):
+    "Create the stem, the levels, the middle and the output layers from the stored arguments."
+    dim, res_blocks, norm_groups, dropout = self.dim, self.res_blocks, self.norm_groups, self.dropout
+    attn_heads, attn_dim_head, mid_full_attn, in_channels = self.attn_heads, self.attn_dim_head, self.mid_full_attn, self.in_channels
+    dims = [dim] + [dim * m for m in self.dim_mults]
+    in_out, tdim, n = list(zip(dims[:-1], dims[1:])), 4 * dim, len(self.dim_mults)
+    self.time_embed = SinusoidalPosEmb(dim)
+    self.time_mlp = nn.Sequential(nn.Linear(dim, tdim), nn.GELU(), nn.Linear(tdim, tdim))
+    self.init_conv = nn.Conv2d(in_channels, dim, 3, padding=1)
+    kw = dict(time_dim=tdim, n_blocks=res_blocks, heads=attn_heads, dim_head=attn_dim_head, groups=norm_groups, dropout=dropout)
+    self.downs = nn.ModuleList([DownLevel(a, b, attn=i in self.attn_levels, last=i == n - 1, **kw) for i, (a, b) in enumerate(in_out)])
+    self.mid_block1 = ResnetBlock(dims[-1], dims[-1], tdim, norm_groups, dropout)
+    self.mid_attn = (Attention if mid_full_attn else LinearAttention)(dims[-1], attn_heads, attn_dim_head)
+    self.mid_block2 = ResnetBlock(dims[-1], dims[-1], tdim, norm_groups, dropout)
+    self.ups = nn.ModuleList([UpLevel(a, b, attn=i in self.attn_levels, last=i == 0, **kw) for i, (a, b) in reversed(list(enumerate(in_out)))])
+    self.final_block = ResnetBlock(2 * dim, dim, tdim, norm_groups, dropout)
+    self.final_conv = nn.Conv2d(dim, self.out_channels, 1)
 
 # %% ../nbs/04_attention_unet.ipynb #64b062bf
 @patch

@@ -137,7 +137,7 @@ def per_sample_loss(pred:torch.Tensor,     # model output (B, ...)
     check_choice('loss', loss, LOSSES)
     if loss == 'l1': l = F.l1_loss(pred, target, reduction='none')              # |p − y|
     elif loss == 'mse': l = F.mse_loss(pred, target, reduction='none')          # (p − y)²
-    else: l = F.huber_loss(pred, target, reduction='none', delta=huber_delta)   # ½d² if |d|<δ else δ(|d| − ½δ)
+    else: l = F.huber_loss(pred, target, reduction='none', delta=huber_delta)   # ½d² if |d| ≤ δ else δ(|d| − ½δ)
     return l.flatten(1).mean(1)
 
 # %% ../nbs/02_forward.ipynb #26e4add0

@@ -55,7 +55,7 @@ def sigmoid_betas(T:int=300,            # number of diffusion steps
                  ) -> torch.Tensor:
     "β following a sigmoid from `beta_start` to `beta_end`, float64 `(T,)`."
     T = check_int('T', T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
-    x = torch.linspace(-6, 6, T, dtype=torch.float64)
+    x = torch.linspace(-6, 6, T, dtype=torch.float64)                # x_t = −6 + 12 t/(T − 1)
     return torch.sigmoid(x) * (beta_end - beta_start) + beta_start  # β = σ(x)(β_end − β_start) + β_start
 
 # %% ../nbs/01_schedules.ipynb #d81fc980
@@ -95,6 +95,16 @@ class NoiseSchedule:
         self._set_buffers(betas)
 
 # %% ../nbs/01_schedules.ipynb #32ce91bf
+def _posterior(betas, alphas, ab, ab_prev):
+    "The posterior q(x_{t-1} | x_t, x_0) buffers, in float64."
+    post_var = betas * (1. - ab_prev) / (1. - ab)                   # β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t)
+    clipped = torch.cat([post_var[1:2], post_var[1:]]) if len(betas) > 1 else betas
+    return dict(posterior_variance=post_var,
+        posterior_log_variance_clipped=clipped.log(),               # log β̃_t, with β̃_0 := β̃_1
+        posterior_mean_coef1=betas * ab_prev.sqrt() / (1. - ab),    # β_t √ᾱ_{t−1} / (1 − ᾱ_t)
+        posterior_mean_coef2=(1. - ab_prev) * alphas.sqrt() / (1. - ab)) # (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t)
+
+# %% ../nbs/01_schedules.ipynb #333c65a6
 @patch
 @torch.no_grad()
 def _set_buffers(self:NoiseSchedule, betas):
@@ -102,20 +112,15 @@ def _set_buffers(self:NoiseSchedule, betas):
     alphas = 1. - betas                                             # α_t = 1 − β_t
     ab = torch.cumprod(alphas, 0)                                   # ᾱ_t = ∏_{s≤t} α_s
     ab_prev = F.pad(ab[:-1], (1, 0), value=1.)                      # ᾱ_{t−1}, with ᾱ_{−1} = 1
-    post_var = betas * (1. - ab_prev) / (1. - ab)                   # β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t)
-    clipped = torch.cat([post_var[1:2], post_var[1:]]) if len(betas) > 1 else betas
     d = dict(betas=betas, alphas=alphas, alphas_cumprod=ab, alphas_cumprod_prev=ab_prev,
         sqrt_alphas_cumprod=ab.sqrt(),                              # √ᾱ_t
         sqrt_one_minus_alphas_cumprod=(1. - ab).sqrt(),             # √(1 − ᾱ_t)
         sqrt_recip_alphas=alphas.rsqrt(),                           # 1/√α_t
         sqrt_recip_alphas_cumprod=ab.rsqrt(),                       # 1/√ᾱ_t
         sqrt_recipm1_alphas_cumprod=(1. / ab - 1.).sqrt(),          # √(1/ᾱ_t − 1)
-        posterior_variance=post_var,
-        posterior_log_variance_clipped=clipped.log(),               # log β̃_t, with β̃_0 := β̃_1
-        posterior_mean_coef1=betas * ab_prev.sqrt() / (1. - ab),    # β_t √ᾱ_{t−1} / (1 − ᾱ_t)
-        posterior_mean_coef2=(1. - ab_prev) * alphas.sqrt() / (1. - ab), # (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t)
         snr=ab / (1. - ab),                                         # SNR_t = ᾱ_t / (1 − ᾱ_t)
-        log_snr=ab.log() - (-ab).log1p())                           # log SNR_t = log ᾱ_t − log(1 − ᾱ_t)
+        log_snr=ab.log() - (-ab).log1p(),                           # log SNR_t = log ᾱ_t − log(1 − ᾱ_t)
+        **_posterior(betas, alphas, ab, ab_prev))
     for k in SCHEDULE_BUFFERS: setattr(self, k, d[k].float())
 
 # %% ../nbs/01_schedules.ipynb #4a49fe67

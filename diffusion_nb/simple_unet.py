@@ -4,13 +4,15 @@
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'SinusoidalPosEmb', 'check_unet_input', 'count_params', 'SeedBlock', 'init_config',
-           'SeedSimpleUNet', 'make_norm', 'ConvBlock', 'Down', 'Up', 'SimpleUNet', 'StageTable', 'stage_table']
+           'SeedSimpleUNet', 'make_norm', 'ConvBlock', 'Down', 'Up', 'SimpleUNet', 'StageTable', 'stage_table',
+           'unet_diagram']
 
 # %% ../nbs/03_simple_unet.ipynb #7213060c
 import inspect, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 # %% ../nbs/03_simple_unet.ipynb #5f1a0a73
 def timestep_embedding(
@@ -35,13 +37,8 @@ class SinusoidalPosEmb(nn.Module):
     def extra_repr(self): return f"dim={self.dim}"
 
 # %% ../nbs/03_simple_unet.ipynb #216a4f24
-def check_unet_input(
-    x:torch.Tensor, # images, (B, C, H, W) floating point
-    t:torch.Tensor, # timesteps, (B,) integer
-    in_channels:int, # channels the model expects
-    n_down:int,     # number of 2x downsamplings in the model
-):
-    "Raise a clear error if `x` or `t` cannot go through a U-Net with `n_down` downsamplings."
+def _check_unet_x(x, in_channels, n_down):
+    "Raise a clear error if the images `x` cannot go through a U-Net with `n_down` downsamplings; return the batch size."
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
         raise ValueError(f"x must be a floating-point tensor shaped (B, C, H, W); got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
@@ -52,6 +49,17 @@ def check_unet_input(
     for name, s in (('height', h), ('width', w)):
         if s % f: raise ValueError(f"image {name} {s} is not divisible by {f} (= 2**{n_down} downsamplings); "
                                    f"use a multiple of {f}, e.g. {max(f, s // f * f)} or {(s // f + 1) * f}")
+    return b
+
+# %% ../nbs/03_simple_unet.ipynb #8a2cd83b
+def check_unet_input(
+    x:torch.Tensor, # images, (B, C, H, W) floating point
+    t:torch.Tensor, # timesteps, (B,) integer
+    in_channels:int, # channels the model expects
+    n_down:int,     # number of 2x downsamplings in the model
+):
+    "Raise a clear error if `x` or `t` cannot go through a U-Net with `n_down` downsamplings."
+    b = _check_unet_x(x, in_channels, n_down)
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"t must be an integer tensor of shape ({b},), got {type(t).__name__}")
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
@@ -82,11 +90,13 @@ class SeedBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         self.bnorm1, self.bnorm2 = nn.BatchNorm2d(out_ch), nn.BatchNorm2d(out_ch)
 
-    def forward(self, x, emb):
-        h = F.silu(self.bnorm1(self.conv1(x)))
-        h = h + F.relu(self.time_mlp(emb))[..., None, None]  # emb is already ReLU'd: this bias is >= 0
-        h = F.silu(self.bnorm2(self.conv2(h)))
-        return self.transform(h)
+# %% ../nbs/03_simple_unet.ipynb #2aa20288
+@patch
+def forward(self:SeedBlock, x, emb):
+    h = F.silu(self.bnorm1(self.conv1(x)))
+    h = h + F.relu(self.time_mlp(emb))[..., None, None]  # emb is already ReLU'd: this bias is >= 0
+    h = F.silu(self.bnorm2(self.conv2(h)))
+    return self.transform(h)
 
 # %% ../nbs/03_simple_unet.ipynb #e108932a
 def init_config(model:nn.Module, # stores each constructor argument as an attribute of the same name
@@ -118,17 +128,19 @@ class SeedSimpleUNet(nn.Module):
     n_down = property(lambda self: len(self.channels) - 1)
     config = property(lambda self: init_config(self, 'seed_simple'))
 
-    def forward(self, x, t):
-        check_unet_input(x, t, self.in_channels, self.n_down)
-        emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
-        x = self.conv0(x)
-        residuals = []
-        for down in self.downs:
-            x = down(x, emb)
-            residuals.append(x)              # stored AFTER downsampling
-        for up in self.ups:
-            x = up(torch.cat((x, residuals.pop()), dim=1), emb)  # 1st time: x is residuals[-1] itself
-        return self.output(x)
+# %% ../nbs/03_simple_unet.ipynb #848ce1ad
+@patch
+def forward(self:SeedSimpleUNet, x, t):
+    check_unet_input(x, t, self.in_channels, self.n_down)
+    emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
+    x = self.conv0(x)
+    residuals = []
+    for down in self.downs:
+        x = down(x, emb)
+        residuals.append(x)              # stored AFTER downsampling
+    for up in self.ups:
+        x = up(torch.cat((x, residuals.pop()), dim=1), emb)  # 1st time: x is residuals[-1] itself
+    return self.output(x)
 
 # %% ../nbs/03_simple_unet.ipynb #f69f6d4a
 def make_norm(
@@ -208,22 +220,27 @@ class SimpleUNet(nn.Module):
         self.ups = nn.ModuleList([Up(a, b, time_dim, norm) for a, b in zip(ch[:0:-1], ch[-2::-1])])
         self.out = nn.Conv2d(ch[0], out_channels, 1)
 
-    n_down = property(lambda self: len(self.channels) - 1)
-    config = property(lambda self: init_config(self, 'simple'))
+# %% ../nbs/03_simple_unet.ipynb #850fdf7a
+@patch(as_prop=True)
+def n_down(self:SimpleUNet): return len(self.channels) - 1
 
-    def forward(self,
-                x:torch.Tensor, # noisy images (B, in_channels, H, W), H and W multiples of 2**n_down
-                t:torch.Tensor, # integer timesteps (B,)
-               )->torch.Tensor: # (B, out_channels, H, W)
-        check_unet_input(x, t, self.in_channels, self.n_down)
-        emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
-        h, skips = self.conv0(x), []
-        for down in self.downs:
-            h, skip = down(h, emb)
-            skips.append(skip)
-        h = self.mid(h, emb)
-        for up in self.ups: h = up(h, skips.pop(), emb)
-        return self.out(h)
+@patch(as_prop=True)
+def config(self:SimpleUNet): return init_config(self, 'simple')
+
+@patch
+def forward(self:SimpleUNet,
+            x:torch.Tensor, # noisy images (B, in_channels, H, W), H and W multiples of 2**n_down
+            t:torch.Tensor, # integer timesteps (B,)
+           )->torch.Tensor: # (B, out_channels, H, W)
+    check_unet_input(x, t, self.in_channels, self.n_down)
+    emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
+    h, skips = self.conv0(x), []
+    for down in self.downs:
+        h, skip = down(h, emb)
+        skips.append(skip)
+    h = self.mid(h, emb)
+    for up in self.ups: h = up(h, skips.pop(), emb)
+    return self.out(h)
 
 # %% ../nbs/03_simple_unet.ipynb #75b23e95
 class StageTable(list):
@@ -238,18 +255,21 @@ def _stages(model):
         if isinstance(c, nn.ModuleList): yield from ((f'{n}.{i}', cc) for i, cc in enumerate(c))
         else: yield n, c
 
+def _stage_row(name, m, out):
+    "A row of `stage_table`: stage `name`, module `m`, and the resolution and channels of its output `out`."
+    o = out[0] if isinstance(out, tuple) else out
+    return dict(stage=name, module=type(m).__name__, channels=o.shape[1], params=count_params(m),
+                resolution=f"{o.shape[-2]}x{o.shape[-1]}" if o.ndim == 4 else '-')
+
+# %% ../nbs/03_simple_unet.ipynb #b2666b43
 def stage_table(
     model:nn.Module, # a U-Net with an `in_channels` attribute, called as `model(x, t)`
     res:int=64,      # image side of the probe input
 )->StageTable:
     "Resolution, channels and parameters of each top-level stage of `model`, in execution order."
     rows, hooks = StageTable(), []
-    def hook(m, args, out, name):
-        o = out[0] if isinstance(out, tuple) else out
-        rows.append(dict(stage=name, module=type(m).__name__, channels=o.shape[1], params=count_params(m),
-                         resolution=f"{o.shape[-2]}x{o.shape[-1]}" if o.ndim == 4 else '-'))
     for name, m in _stages(model):
-        hooks.append(m.register_forward_hook(lambda m, a, o, name=name: hook(m, a, o, name)))
+        hooks.append(m.register_forward_hook(lambda m, a, o, name=name: rows.append(_stage_row(name, m, o))))
     p, was_training = next(model.parameters()), model.training
     try:
         model.eval()
@@ -259,3 +279,42 @@ def stage_table(
         for h in hooks: h.remove()
         model.train(was_training)
     return rows
+
+# %% ../nbs/03_simple_unet.ipynb #32efa9ac
+def _unet_layout(rows, res, in_ch, attn=(), nskip=1, top_skip=False, X=6.4):
+    "Boxes `(x, y, text, colour)` and arrows `((x0, y0), (x1, y1), text, colour)` of a U-Net drawn from `stage_table` rows."
+    side = lambda r: r['resolution'].split('x')[0]
+    io = lambda p, r: f"{side(p)}²·{p['channels']} → {side(r)}²·{r['channels']}"
+    where = lambda s: [i for i, r in enumerate(rows) if r['stage'].startswith(s)]
+    downs, ups, mids = where('downs.'), where('ups.'), where('mid')
+    n, stem, tail = len(downs), rows[downs[0] - 1], rows[ups[-1] + 1:]
+    name = lambda i, lvl: f"{rows[i]['stage']}: {rows[i]['module']}{' + attn' if lvl in attn else ''}\n{io(rows[i-1], rows[i])}"
+    boxes = [(0, -l, name(i, l), '#dbe9f6') for l, i in enumerate(downs)] + [(X, j + 1 - n, name(i, n - 1 - j), '#fde3cf') for j, i in enumerate(ups)]
+    boxes += [(0, 1.2, f"$x_t$: {res}²·{in_ch}\n{stem['stage']} → {side(stem)}²·{stem['channels']}", 'white'),
+              (X, 1.2, ' → '.join(r['stage'] for r in tail) + f"\n→ {side(tail[-1])}²·{tail[-1]['channels']} (the prediction)", 'white'),
+              (X / 2, 2.3, f"$t$ → {rows[0]['stage']} → {rows[1]['stage']} ({rows[1]['channels']}) → every block", '#e6f2e6')]
+    if mids: boxes.append((X / 2, -n - 0.25, '\n'.join(f"{rows[i]['stage']}: {rows[i]['module']}" for i in mids) + f"\n{side(rows[mids[0]])}²·{rows[mids[0]]['channels']}", '#e5e5e5'))
+    arrows = [((1.45, -l), (X - 1.45, -l), f"skip ×{nskip}" if nskip > 1 else 'skip', 'C0') for l in range(n)]
+    arrows += [a for l in range(n - 1) for a in (((0, -l - 0.3), (0, -l - 0.7), '', '0.3'), ((X, -l - 0.7), (X, -l - 0.3), '', '0.3'))]
+    arrows += [((0, 0.85), (0, 0.3), '', '0.3'), ((X, 0.3), (X, 0.85), '', '0.3')] + ([((1.3, 1.2), (X - 1.75, 1.2), 'skip', 'C0')] if top_skip else [])
+    bottom = [((0, 0.7 - n), (X / 2 - 1.1, -n - 0.05)), ((X / 2 + 1.1, -n - 0.05), (X, 0.7 - n))] if mids else [((0, 0.7 - n), (X, 0.7 - n))]
+    return boxes, arrows + [(a, b, '', '0.3') for a, b in bottom]
+
+# %% ../nbs/03_simple_unet.ipynb #327e8112
+def unet_diagram(
+    model:nn.Module, # a U-Net that `stage_table` reads, with stages `downs.i`, `ups.i` and optionally `mid*`
+    res:int=64,      # image side of the probe input
+    top_skip:bool=False, # also draw a skip from the stem to the output stages (the attention U-Net has one)
+):
+    "A matplotlib figure of `model` as a U, from its `stage_table`: a box per stage (side²·channels in → out), skips across."
+    import matplotlib.pyplot as plt
+    rows, X = stage_table(model, res), 6.4
+    boxes, arrows = _unet_layout(rows, res, model.in_channels, getattr(model, 'attn_levels', ()), getattr(model, 'res_blocks', 1), top_skip, X)
+    n = sum(r['stage'].startswith('downs.') for r in rows)
+    fig, ax = plt.subplots(figsize=(8, 0.55 * (n + 4)), dpi=72)
+    for x, y, text, c in boxes: ax.text(x, y, text, ha='center', va='center', fontsize=8.5, bbox=dict(boxstyle='round', fc=c, ec='0.5'))
+    for a, b, text, c in arrows:
+        ax.annotate('', b, a, arrowprops=dict(arrowstyle='-|>', color=c, lw=1.2))
+        if text: ax.text((a[0] + b[0]) / 2, a[1] + 0.1, text, ha='center', fontsize=8, color=c)
+    ax.set(xlim=(-1.4, X + 1.4), ylim=(-n - 1.2, 2.6)); ax.axis('off')
+    return fig
