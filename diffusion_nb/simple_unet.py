@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'SinusoidalPosEmb', 'check_unet_input', 'count_params', 'SeedBlock', 'init_config',
-           'SeedSimpleUNet', 'make_norm', 'ConvBlock', 'Down', 'Up', 'SimpleUNet', 'StageTable', 'stage_table',
-           'unet_diagram']
+           'SeedSimpleUNet', 'make_norm', 'ConvBlock', 'Down', 'Up', 'ClassEmbedding', 'SimpleUNet', 'StageTable',
+           'stage_table', 'unet_diagram']
 
 # %% ../nbs/03_simple_unet.ipynb #7213060c
 import inspect, math
@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
+from .data import check_int
 
 # %% ../nbs/03_simple_unet.ipynb #5f1a0a73
 def timestep_embedding(
@@ -51,15 +52,29 @@ def _check_unet_x(x, in_channels, n_down):
                                    f"use a multiple of {f}, e.g. {max(f, s // f * f)} or {(s // f + 1) * f}")
     return b
 
+# %% ../nbs/03_simple_unet.ipynb #eaee9a44
+def _check_labels(y, b, num_classes):
+    "Raise a clear error if the class labels `y` do not suit a batch of `b` images and a model of `num_classes`."
+    if y is None: return
+    if not num_classes: raise ValueError("this model is unconditional (num_classes=0): call it without y")
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"y must be an integer tensor of class ids, got {getattr(y, 'dtype', type(y).__name__)}")
+    if y.shape != (b,): raise ValueError(f"y must have shape ({b},) (one label per image), got {tuple(y.shape)}")
+    if y.numel() and (y.min() < 0 or y.max() > num_classes):
+        raise ValueError(f"class labels must be in [0, {num_classes}] ({num_classes}: no class); got {y.min().item()} to {y.max().item()}")
+
 # %% ../nbs/03_simple_unet.ipynb #8a2cd83b
 def check_unet_input(
     x:torch.Tensor, # images, (B, C, H, W) floating point
     t:torch.Tensor, # timesteps, (B,) integer
     in_channels:int, # channels the model expects
     n_down:int,     # number of 2x downsamplings in the model
+    y:torch.Tensor=None, # class labels (B,), or None
+    num_classes:int=0,   # classes the model knows (0: unconditional)
 ):
-    "Raise a clear error if `x` or `t` cannot go through a U-Net with `n_down` downsamplings."
+    "Raise a clear error if `x`, `t` or `y` cannot go through a U-Net with `n_down` downsamplings."
     b = _check_unet_x(x, in_channels, n_down)
+    _check_labels(y, b, num_classes)
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"t must be an integer tensor of shape ({b},), got {type(t).__name__}")
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
@@ -198,6 +213,23 @@ class Up(nn.Module):
         self.up, self.block = nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1), ConvBlock(2 * out_ch, out_ch, time_dim, norm)
     def forward(self, x, skip, emb): return self.block(torch.cat([self.up(x), skip], dim=1), emb)
 
+# %% ../nbs/03_simple_unet.ipynb #cf9ed9c2
+class ClassEmbedding(nn.Module):
+    "A learned vector per class, plus one for 'no class' (index `num_classes`), zero at the start; added to the time embedding."
+    def __init__(self,
+                 num_classes:int, # classes (labels 0 .. num_classes-1)
+                 dim:int,         # size of the time embedding it joins
+                ):
+        super().__init__()
+        self.num_classes, self.emb = num_classes, nn.Embedding(num_classes + 1, dim)
+        nn.init.zeros_(self.emb.weight)
+    def forward(self, y, b, device): # labels (B,) or None (no class); batch size; device
+        if y is None: y = torch.full((b,), self.num_classes, dtype=torch.long, device=device)
+        return self.emb(y.to(device))
+    @classmethod
+    def make(cls, num_classes, dim): # None for an unconditional model (no parameters, old files load unchanged)
+        return cls(check_int('num_classes', num_classes, 0), dim) if num_classes else None
+
 # %% ../nbs/03_simple_unet.ipynb #f256cd25
 class SimpleUNet(nn.Module):
     "The seed's simple U-Net with its flaws fixed: signed time bias, skips at every resolution, a real bottleneck."
@@ -207,11 +239,13 @@ class SimpleUNet(nn.Module):
                  channels:tuple=(32, 64, 128, 256, 512), # channels per resolution; len(channels)-1 downsamplings
                  time_dim:int=32,    # size of the time embedding
                  norm:str='batch',   # 'batch' (the seed's; call `eval()` to sample) or 'group'
+                 num_classes:int=0,  # class labels it can be given (0: unconditional; see `ClassEmbedding`)
                 ):
         super().__init__()
         ch = self.channels = tuple(int(c) for c in channels)
         if len(ch) < 2: raise ValueError(f"channels needs at least 2 entries (one downsampling), got {channels}")
         self.in_channels, self.out_channels, self.time_dim, self.norm = in_channels, out_channels, time_dim, norm
+        self.num_classes, self.class_emb = num_classes, ClassEmbedding.make(num_classes, time_dim)
         self.time_embed = SinusoidalPosEmb(time_dim)
         self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU())
         self.conv0 = nn.Conv2d(in_channels, ch[0], 3, padding=1)
@@ -231,9 +265,11 @@ def config(self:SimpleUNet): return init_config(self, 'simple')
 def forward(self:SimpleUNet,
             x:torch.Tensor, # noisy images (B, in_channels, H, W), H and W multiples of 2**n_down
             t:torch.Tensor, # integer timesteps (B,)
+            y:torch.Tensor=None, # class labels (B,) in [0, num_classes]; None or `num_classes`: no class
            )->torch.Tensor: # (B, out_channels, H, W)
-    check_unet_input(x, t, self.in_channels, self.n_down)
+    check_unet_input(x, t, self.in_channels, self.n_down, y, self.num_classes)
     emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
+    if self.class_emb is not None: emb = emb + self.class_emb(y, len(x), x.device).to(emb.dtype)
     h, skips = self.conv0(x), []
     for down in self.downs:
         h, skip = down(h, emb)
