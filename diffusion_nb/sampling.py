@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid
+from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid, class_id, flower_names, is_int
 from .forward import TARGETS
 from .training import Callback, resolve_precision, precision_context
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'Sampler', 'DDPMSampler', 'ddim_timesteps', 'DDIMSampler',
-           'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'sample', 'save_gif', 'SampleGridCallback']
+           'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'class_labels', 'guided_call', 'sample',
+           'save_gif', 'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
 SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
@@ -292,6 +293,33 @@ def _progress_fn(progress, n_steps):
         return f
     return progress or None
 
+# %% ../nbs/06_sampling.ipynb #566139f5
+def class_labels(y,              # None, one class id or name for every image, or one per image
+                 n:int,          # number of images
+                 num_classes:int, # the model's classes (0: unconditional)
+                )->torch.Tensor|None: # int64 labels (n,), or None
+    "Label ids for `n` images from ids or names (Flowers-102 names when the model has 102 classes)."
+    if y is None: return None
+    if not num_classes: raise ValueError(f"y={y!r}: this model is unconditional (num_classes=0) and takes no class labels")
+    names = flower_names() if num_classes == len(flower_names()) else [f"class {i}" for i in range(num_classes)]
+    ys = [y] * n if isinstance(y, str) or is_int(y) else list(y)
+    if len(ys) != n: raise ValueError(f"{len(ys)} class labels for n={n} images: give one label for all, or one per image")
+    return torch.tensor([class_id(v, names) for v in ys], dtype=torch.long)
+
+# %% ../nbs/06_sampling.ipynb #b44cabe2
+def guided_call(model,            # a denoiser called as model(x, t) or model(x, t, y)
+                x, t,             # the batch and its timesteps
+                y=None,           # class labels (B,), or None for an unconditional call
+                guidance:float=1.0, # the guidance scale s
+               ):
+    "The model's output with classifier-free guidance: ε(x, ∅) + s·(ε(x, y) − ε(x, ∅)), both branches in one forward."
+    if y is None: return model(x, t)
+    if guidance == 1: return model(x, t, y)
+    null = torch.full_like(y, model.num_classes)                          # the "no class" label
+    if guidance == 0: return model(x, t, null)
+    cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])).chunk(2)
+    return uncond + guidance * (cond - uncond)                            # ε̃ = ε(x, ∅) + s (ε(x, y) − ε(x, ∅))
+
 # %% ../nbs/06_sampling.ipynb #eac724c4
 @torch.inference_mode()
 def sample(model,                        # the denoiser, called as model(x, t)
@@ -306,11 +334,14 @@ def sample(model,                        # the denoiser, called as model(x, t)
            device=None,                  # where to sample (default: the model's device)
            x:torch.Tensor|None=None,     # the start noise x_T, (n, C, res, res) (default: drawn from the generator)
            channels:int|None=None,       # image channels (default: the model's config, else 3)
-           precision:str='fp32'):        # 'fp32'; 'bf16' (autocast: faster where the device has bf16 units); 'auto': bf16 only there
+           precision:str='fp32',         # 'fp32'; 'bf16' (autocast: faster where the device has bf16 units); 'auto': bf16 only there
+           y=None,                       # class labels for a conditional model: one id or name for all, or one per image
+           guidance:float=1.0):          # classifier-free guidance scale s (1: plain conditional, 0: unconditional)
     "Generate `n` images with `model` and `sampler`; returns them as `output` says (and `Frames` if `capture`)."
-    check_int('n', n); check_choice('output', output, OUTPUTS)
+    check_int('n', n); check_choice('output', output, OUTPUTS); check_num('guidance', guidance)
     if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
     res, channels = _model_info(model, res, channels)
+    y = class_labels(y, n, getattr(model, 'num_classes', 0))
     keep, steps = _capture_steps(len(sampler), capture), sampler.timesteps
     p = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (p.device if p is not None else torch.device('cpu'))
@@ -323,11 +354,12 @@ def sample(model,                        # the denoiser, called as model(x, t)
     if w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
         x = x.contiguous(memory_format=torch.channels_last)  # the batch in the model's layout: no conversions every step
     tt, z, frames = torch.empty(len(x), dtype=torch.long, device=device), torch.empty_like(x), []
+    if y is not None: y = y.to(device)
     progress, was_training = _progress_fn(progress, len(steps)), model.training
     model.eval()
     try:
         for i, t in enumerate(steps):
-            with precision_context(device, precision): out = model(x, tt.fill_(t))
+            with precision_context(device, precision): out = guided_call(model, x, tt.fill_(t), y, guidance)
             out = out.to(x.dtype)  # the sampler's arithmetic stays in the batch's float32
             if i == 0 and out.shape != x.shape:
                 raise ValueError(f"the model returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}: res={res} or channels={channels} does not suit it")
