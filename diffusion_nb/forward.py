@@ -168,11 +168,12 @@ def diffusion_loss(model,                          # called as model(xt, t), ret
                    min_snr_gamma:float|None=None,  # if set, weight each image by min-SNR-γ
                    generator:torch.Generator|None=None, # for reproducible t and noise
                    huber_delta:float=1.0,          # Huber's δ, used when loss='huber'
+                   y:torch.Tensor|None=None,       # class labels (B,) for a conditional model, passed as model(xt, t, y)
                   ) -> torch.Tensor:
     "Scalar training loss for `model` on the clean batch `x0`."
     check_choice('target', target, TARGETS); check_choice('loss', loss, LOSSES)
     xt, t, noise = noisy_batch(sched, x0, generator)
-    pred = model(xt, t)
+    pred = model(xt, t) if y is None else model(xt, t, y)
     if pred.shape != x0.shape: raise ValueError(f"model output shape {tuple(pred.shape)} must match x0's {tuple(x0.shape)}")
     l = per_sample_loss(pred.float(), training_target(sched, x0, t, noise, target).float(), loss, huber_delta)
     if min_snr_gamma is not None: l = l * min_snr_weight(sched, t, target, min_snr_gamma).to(l.device)

@@ -328,7 +328,7 @@ def model_config(model:nn.Module, # any model; ideally one with a config dict
     return _jsonify(cfg if cfg is not None else {'name': type(model).__name__})
 
 # %% ../nbs/05_training.ipynb #e33c4f9d
-TRAINER_OBJECTS = ('model', 'data', 'schedule', 'out_dir', 'cbs', 'progress', 'loss_func', 'accelerator')  # not settings
+TRAINER_OBJECTS = ('model', 'data', 'schedule', 'out_dir', 'cbs', 'progress', 'loss_func', 'accelerator', 'labels')  # not settings
 
 _SETTING_CHECKS = dict(target=lambda n, v: check_choice(n, v, TARGETS), loss=lambda n, v: check_choice(n, v, LOSSES),
     precision=lambda n, v: check_choice(n, v, PRECISIONS), min_snr_gamma=lambda n, v: v is None or check_num(n, v, lo_open=True),
@@ -336,7 +336,7 @@ _SETTING_CHECKS = dict(target=lambda n, v: check_choice(n, v, TARGETS), loss=lam
     warmup=lambda n, v: check_int(n, v, 0), seed=lambda n, v: check_int(n, v, 0),
     lr=lambda n, v: check_num(n, v, lo_open=True), weight_decay=check_num, min_lr_ratio=lambda n, v: check_num(n, v, 0, 1),
     grad_clip=lambda n, v: v is None or check_num(n, v, hint='(0 or None: no clipping)'),
-    ema_decay=lambda n, v: check_num(n, v, 0, 1, hi_open=True))
+    ema_decay=lambda n, v: check_num(n, v, 0, 1, hi_open=True), p_uncond=lambda n, v: check_num(n, v, 0, 1))
 
 # %% ../nbs/05_training.ipynb #445ebaff
 def check_train_settings(settings:dict,   # training settings by name; other keys are ignored
@@ -377,7 +377,9 @@ class Trainer:
                  cbs=(),                     # extra callbacks
                  progress=True,              # tqdm bar: True (auto), 'text' or False
                  loss_func=None,             # f(model, x0, generator) -> loss replacing diffusion_loss
-                 accelerator=None):          # an accelerate.Accelerator (made for you under torchrun/accelerate launch)
+                 accelerator=None,           # an accelerate.Accelerator (made for you under torchrun/accelerate launch)
+                 labels=None,                # class ids (N,) of the images, for a model with num_classes (conditional)
+                 p_uncond:float=0.1):        # with labels: the fraction of labels dropped to 'no class' (classifier-free guidance)
         check_train_settings(locals())
         self.schedule = schedule if schedule is not None else NoiseSchedule('linear', 300)
         store_attr(but=TRAINER_OBJECTS + ('device', 'precision'))  # every setting, as an attribute of the same name
@@ -393,6 +395,7 @@ class Trainer:
         self.lr_fn = WarmupCosine(warmup, None, cosine, min_lr_ratio)
         self.lr_sched = LambdaLR(self.opt, self.lr_fn)
         self.batches = StepBatches(data, bs, seed, flip, self.rank, self.world)
+        self.labels_t = self._check_labels(labels)
         self.loss_func = loss_func or self.diffusion_loss
         self.step, self.history, self.last_ckpt, self.saved_step, self.img_per_s = 0, [], None, None, None
         self.cbs = ([ProgressCB(progress)] if progress else []) + [LogCB(log_every)] + list(cbs)
@@ -431,7 +434,7 @@ def diffusion_loss(self:Trainer,
                    x0,             # a clean batch in [-1, 1]
                    generator=None):# draws the timesteps and noise
     "The loss of `model` on clean batch `x0` with this trainer's schedule, target and loss."
-    return diffusion_loss(model, self.schedule, x0, self.target, self.loss, self.min_snr_gamma, generator)
+    return diffusion_loss(model, self.schedule, x0, self.target, self.loss, self.min_snr_gamma, generator, y=getattr(self, 'y', None))
 
 @patch
 def __call__(self:Trainer, nm:str): # callback method name
@@ -452,13 +455,32 @@ def autocast(self:Trainer):
     "bfloat16 autocast on the training device when `precision` is 'bf16', else a no-op."
     return precision_context(self.device, self.precision)
 
+# %% ../nbs/05_training.ipynb #98f743eb
+@patch
+def _check_labels(self:Trainer, labels):
+    "`labels` as an int64 tensor on the device, checked against the images and the model's classes (None without labels)."
+    if labels is None: return None
+    k, y = getattr(self.model, 'num_classes', 0), torch.as_tensor(labels)
+    if not k: raise ValueError("labels= needs a conditional model: build it with num_classes (this one has num_classes=0)")
+    if y.shape != (len(self.batches.images),) or y.is_floating_point(): raise ValueError(f"labels must be {len(self.batches.images)} integer class ids, one per image, got {y.dtype} {tuple(y.shape)}")
+    if y.min() < 0 or y.max() >= k: raise ValueError(f"labels must be in [0, {k - 1}] for num_classes={k}; got {y.min().item()} to {y.max().item()}")
+    return y.long().to(self.device)
+
+@patch
+def _labels(self:Trainer, s:int): # the step
+    "Step `s`'s class labels, each dropped to 'no class' with probability `p_uncond` (seeded by step and rank); None without labels."
+    if self.labels_t is None: return None
+    y = self.labels_t[self.batches.indices(s).to(self.labels_t.device)]
+    drop = torch.rand(len(y), generator=make_generator(self.seed, 'uncond', s, self.rank)) < self.p_uncond
+    return torch.where(drop.to(y.device), torch.full_like(y, self.model.num_classes), y)
+
 # %% ../nbs/05_training.ipynb #e608c46a
 @patch
 def one_step(self:Trainer):
     "One optimizer step on batch `self.step`: data, noise, t and dropout are seeded by (seed, step, rank)."
     s, t0 = self.step, time.perf_counter()
     torch.manual_seed(derive_seed(self.seed, 'torch', s, self.rank))
-    self.x0 = self.batches(s, self.device)
+    self.x0, self.y = self.batches(s, self.device), self._labels(s)
     if self.channels_last: self.x0 = self.x0.contiguous(memory_format=torch.channels_last)
     self('before_step')
     g = make_generator(self.seed, 'noise', s, self.rank, device=self.device)
