@@ -7,7 +7,7 @@ __all__ = ['DEFAULT_HUB_ID', 'DATA_ENV', 'CACHE_ENV', 'DEFAULT_DATA_SUBDIR', 'SP
            'is_int', 'check_int', 'check_num', 'check_choice', 'find_data_dir', 'to_rgb', 'prepare_image', 'to_float',
            'to_uint8', 'to_pil', 'as_uint8', 'image_grid', 'show_images', 'image_exts', 'default_cache_dir',
            'list_images', 'flowers_cache_path', 'write_atomic', 'load_flowers', 'cache_info', 'FlowersDataset',
-           'flowers_dataset', 'flower_names', 'class_id']
+           'flowers_dataset', 'flower_names', 'class_id', 'load_flowers_labelled']
 
 # %% ../nbs/00_data.ipynb #29151d80
 import os, io, json, math, time, hashlib, warnings, numbers, operator, importlib.util
@@ -485,3 +485,24 @@ def class_id(c,           # a class id (0..101), or a class name in any case
     close = difflib.get_close_matches(str(c).lower(), low, n=4, cutoff=0.5)
     raise ValueError(f"unknown class {c!r}" + (f"; did you mean {', '.join(repr(names[low.index(m)]) for m in close)}?" if close else
                      f"; classes are ids 0..{len(names) - 1} or names such as {names[0]!r}"))
+
+# %% ../nbs/00_data.ipynb #b0c152f3
+def load_flowers_labelled(split:str="train", # 'train' or 'test' (test: for evaluation only)
+                          res:int=32,        # side in pixels
+                          data_dir=None,     # local imagefolder root (default: find_data_dir())
+                          limit:int=None,    # number of images, spread evenly over the split (None: all)
+                          n_check:int=4,     # images decoded again to check the image/label pairing
+                         )->tuple:           # (uint8 images (N,3,res,res), int64 labels (N,), class folder names)
+    "Flowers-102 images with their class ids, read from the local image folder's sorted class-folder names"
+    root = find_data_dir(data_dir)
+    if root is None: raise FileNotFoundError("labels are read from a local image folder: pass data_dir= or set $DIFFUSION_NB_DATA")
+    files = list_images(root, split)
+    if limit is not None and limit < len(files): files = [files[i*len(files)//limit] for i in range(limit)]  # as load_flowers
+    ims = load_flowers(split, res, data_dir=root, limit=limit)
+    if len(ims) != len(files): raise ValueError(f"{len(ims)} cached images but {len(files)} files in {split!r}: cannot pair labels")
+    for i in np.linspace(0, len(files) - 1, n_check).round().astype(int):
+        if not torch.equal(torch.from_numpy(prepare_image(files[i], res)).permute(2, 0, 1), ims[i]):
+            raise ValueError(f"image {i} of the {split!r} cache is not {files[i].name}: cannot pair labels")
+    classes = sorted({f.parent.name for f in files} | {d.name for d in (Path(root)/split).iterdir() if d.is_dir()})
+    idx = {c: i for i, c in enumerate(classes)}
+    return ims, torch.tensor([idx[f.parent.name] for f in files]), classes

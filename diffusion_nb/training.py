@@ -17,7 +17,7 @@ from fastcore.docments import docments
 from tqdm import tqdm as tqdm_text
 from tqdm.auto import tqdm as tqdm_auto
 import diffusion_nb
-from .data import load_flowers, find_data_dir, to_float, check_int, check_num, check_choice
+from .data import load_flowers, find_data_dir, to_float, check_int, check_num, check_choice, load_flowers_labelled, flower_names
 from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
 from .attention_unet import MODELS, build_model, count_params, upgrade_model_config
@@ -742,6 +742,8 @@ def train_parser() -> argparse.ArgumentParser:
     a('--T', type=int, default=300, help='number of diffusion steps (default: %(default)s)')
     a('--steps', type=int, default=None, help='optimizer steps in all (give this or --epochs)')
     a('--epochs', type=int, default=None, help='passes over the training images (give this or --steps)')
+    a('--classes', action='store_true', help="class-conditional: train on the class folders' labels (num_classes=102 unless "
+      "--model-config sets it), dropping a fraction --p-uncond of them for classifier-free guidance")
     a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl (default: %(default)s)')
     a('--resume', nargs='?', const='latest', default=None, help='continue the newest checkpoint in --out, or the one given (default: start a new run)')
     a('--no-progress', dest='progress', action='store_false', help='turn off the progress bar')
@@ -773,6 +775,7 @@ def _cli_model_and_schedule(args):
     try: kw = json.loads(args.model_config)
     except json.JSONDecodeError as e: raise TrainConfigError(f"--model-config {args.model_config!r}: not valid JSON ({e})") from None
     if not isinstance(kw, dict): raise TrainConfigError(f"--model-config {args.model_config!r}: must be a JSON object of model arguments")
+    if args.classes: kw.setdefault('num_classes', len(flower_names()))
     try: model = build_model(args.model, **kw)
     except (TypeError, ValueError) as e: raise TrainConfigError(f"--model {args.model} --model-config {args.model_config}: {e}") from None
     try: sched = NoiseSchedule(args.schedule, args.T)
@@ -801,9 +804,14 @@ def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
     out = check_out_dir(args.out)
     want = dict(model=model_config(model), schedule=_jsonify(sched.config), target=args.target, resolution=args.res, channels=3)
     resume = _cli_resume(args, out, want)
-    imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
+    labels = None
+    if args.classes:
+        try: imgs, labels, classes = load_flowers_labelled('train', args.res, data_dir=data_dir, limit=args.limit)
+        except (FileNotFoundError, ValueError) as e: raise TrainConfigError(f"--classes: {e}") from None
+        if len(classes) > model.num_classes: raise TrainConfigError(f"--classes: {len(classes)} class folders but num_classes={model.num_classes}")
+    else: imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
     try:
-        tr = Trainer(model, imgs, sched, **{k: getattr(args, k) for k in train_settings()}, out_dir=out,
+        tr = Trainer(model, imgs, sched, **{k: getattr(args, k) for k in train_settings()}, out_dir=out, labels=labels,
                      progress='text' if args.progress else False)
     except (ValueError, FileNotFoundError) as e: raise TrainConfigError(str(e)) from None  # e.g. too few images for one batch, a bad --init
     try: out.mkdir(parents=True, exist_ok=True)
