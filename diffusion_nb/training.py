@@ -600,11 +600,14 @@ def init_weights(model:nn.Module, # the model to fill; its config must equal the
     "Copy the weights of `src` into `model` (the EMA weights where `src` has both), for fine-tuning; returns the folder read."
     path = find_weights(src)
     saved, mine = upgrade_model_config(json.loads((path / 'config.json').read_text()).get('model') or {}), model_config(model)
+    adds_classes = not saved.get('num_classes') and mine.get('num_classes')   # unconditional -> conditional: new class vectors
+    if adds_classes: saved = {**saved, 'num_classes': mine['num_classes']}
     if bad := _diff(saved.get('name'), mine['name'], 'model.name') or _diff(saved, mine, 'model'): raise ValueError(f"{path} holds another model than this one: " + '; '.join(bad))
     f = next((path / n for n in ('ema.safetensors', 'model.safetensors') if (path / n).is_file()), None)
     if f is None: raise FileNotFoundError(f"{path} has no ema.safetensors or model.safetensors to start from")
-    want = model.state_dict()
-    model.load_state_dict({k: v.to(want[k].dtype) if k in want else v for k, v in load_file(f).items()})  # strict: same names and shapes
+    want, sd = model.state_dict(), load_file(f)
+    if adds_classes: sd |= {k: v for k, v in want.items() if k.startswith('class_emb.')}   # kept at zero: the model starts as the source
+    model.load_state_dict({k: v.to(want[k].dtype) if k in want else v for k, v in sd.items()})  # strict: same names and shapes
     return path
 
 # %% ../nbs/05_training.ipynb #cf0314b9
