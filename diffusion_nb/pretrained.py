@@ -239,6 +239,8 @@ def generate(model:str,                # a shipped model's name, or a pretrained
              progress:bool=True,       # show a tqdm progress bar
              precision:str='fp32',     # 'fp32', 'bf16' (autocast) or 'auto' (bf16 where the device has bf16 units)
              order:int=2,              # DPM-Solver++ order: 1, 2 or 3
+             classes=None,             # a conditional model's class: one id or name for all images, or one per image
+             guidance:float=1.0,       # classifier-free guidance scale (1: plain conditional, 0: unconditional)
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
     check_int('n', n)
@@ -250,7 +252,8 @@ def generate(model:str,                # a shipped model's name, or a pretrained
     from tqdm.auto import tqdm
     with tqdm(total=len(s), desc=f"{sampler} ({len(s)} steps)", unit='step', disable=not progress, leave=False) as bar:
         res = pipe(n, sampler, steps, eta, seed, spacing, clip_x0=clip_x0, output='tensor', order=order,
-                   progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision)
+                   progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision,
+                   y=classes, guidance=guidance)
     ims, frames = res if gif else (res, None)
     image_grid(ims, nrow).save(out); paths = dict(grid=out)
     if singles: paths['singles'] = [_save_single(im, singles / f'{seed:04d}-{i:03d}.png') for i, im in enumerate(to_pil(as_uint8(ims)))]
@@ -280,10 +283,14 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p.add_argument('--device', default=None, help='cpu, cuda, ... (default cpu)')
     p.add_argument('--precision', choices=PRECISIONS, default='fp32',
                    help='fp32 (default: the same image for a seed on every machine); bf16: bfloat16 autocast, faster where the device has bf16 units; auto: bf16 only there')
+    p.add_argument('--class', dest='classes', action='append', default=None,
+                   help="a conditional model's class, by name ('sunflower') or id; once for all images, or once per image")
+    p.add_argument('--guidance', type=float, default=1.0, help='classifier-free guidance scale (default 1: plain conditional; 0: unconditional)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
+    classes = a.classes[0] if a.classes and len(a.classes) == 1 else a.classes
     try: paths = generate(a.model, a.n, a.sampler, a.steps, a.eta, a.seed, a.out, a.singles, a.gif, a.spacing, a.clip_x0,
-                          a.nrow, a.device, progress=not a.quiet, precision=a.precision, order=a.order)
+                          a.nrow, a.device, progress=not a.quiet, precision=a.precision, order=a.order, classes=classes, guidance=a.guidance)
     except (ValueError, FileNotFoundError) as e: p.exit(2, f"diffusion_nb_generate: error: {e}\n")
     print(f"wrote {paths['grid']}")
     if 'singles' in paths: print(f"wrote {len(paths['singles'])} images to {a.singles}")

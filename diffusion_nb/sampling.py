@@ -304,6 +304,7 @@ def class_labels(y,              # None, one class id or name for every image, o
     names = flower_names() if num_classes == len(flower_names()) else [f"class {i}" for i in range(num_classes)]
     ys = [y] * n if isinstance(y, str) or is_int(y) else list(y)
     if len(ys) != n: raise ValueError(f"{len(ys)} class labels for n={n} images: give one label for all, or one per image")
+    ys = [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in ys]   # '53' from a command line is id 53
     return torch.tensor([class_id(v, names) for v in ys], dtype=torch.long)
 
 # %% ../nbs/06_sampling.ipynb #b44cabe2
