@@ -10,7 +10,7 @@ import torch
 import ipywidgets as W
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, image_grid
+from .data import check_int, image_grid, flower_names
 from .sampling import sample, to_output, SAMPLERS
 from .pretrained import load_pretrained, list_pretrained
 
@@ -66,6 +66,8 @@ class FlowerGenerator:
         self.seed = W.IntText(seed, description='seed', style=st, layout=lay)
         self.n = W.IntText(n, description='images', style=st, layout=lay)
         self.frames = W.IntText(frames, description='frames', style=st, layout=lay)
+        self.klass = W.Dropdown(options=[('—', -1)], description='class', style=st, layout=W.Layout(width='330px'))
+        self.guidance = W.FloatSlider(3.0, min=0, max=8, step=0.5, description='guidance', style=st, layout=W.Layout(width='330px'))
         self._build()
 
 # %% ../nbs/09_app.ipynb #19f1fa12
@@ -91,9 +93,9 @@ def _layout(self:FlowerGenerator):
     self.scrubber.observe(lambda ch: self.show_frame(ch['new']), names='value')
     self.model.observe(lambda ch: self._model_changed(), names='value')
     self.sampler.observe(lambda ch: self._sampler_changed(), names='value')
-    for k in 'model sampler steps eta seed n frames folder load_button button progress status info grid download scrubber frame_label xt_view x0_view'.split():
+    for k in 'model sampler steps eta seed n frames klass guidance folder load_button button progress status info grid download scrubber frame_label xt_view x0_view'.split():
         getattr(self, k).add_class('dnb-' + k.replace('_', '-'))
-    settings = W.HBox([W.VBox([self.model, W.HBox([self.folder, self.load_button])]),
+    settings = W.HBox([W.VBox([self.model, W.HBox([self.folder, self.load_button]), self.klass, self.guidance]),
                        W.VBox([self.sampler, W.HBox([self.steps, self.eta])]), W.VBox([self.seed, self.n, self.frames])])
     self.ui = W.VBox([settings, self.info, W.HBox([self.button, self.progress]), self.status, self.grid, self.download,
                       self.scrubber, self.frame_label,
@@ -136,6 +138,7 @@ def _model_changed(self:FlowerGenerator):
     try: p = self.pipeline()
     except Exception as e: self.info.value = ''; self.say(f"{type(e).__name__}: {e}", error=True); return
     if '#c00' in self.status.value: self.say('')          # the last message was an error: it no longer applies
+    self._set_classes(getattr(p.model, 'num_classes', 0))
     self.info.value = html.escape(f"{p.model.config['name']} U-Net, {sum(q.numel() for q in p.model.parameters()):,} parameters, "
                                   f"{p.resolution} px, T = {p.schedule.T}, predicts {p.target}")
 
@@ -144,6 +147,13 @@ def _sampler_changed(self:FlowerGenerator):
     "DDPM runs all T steps and only DDIM has η: grey out what does not apply."
     self.steps.disabled = self.sampler.value == 'ddpm'
     self.eta.disabled = self.sampler.value != 'ddim'
+
+@patch
+def _set_classes(self:FlowerGenerator, k:int): # the model's number of classes (0: unconditional)
+    "Offer a conditional model's classes (by name for Flowers-102) in the class picker; grey it and the guidance out otherwise."
+    names = flower_names() if k == len(flower_names()) else [f"class {i}" for i in range(k)]
+    self.klass.options = [('any (unconditional)', -1)] + [(nm, i) for i, nm in enumerate(names)] if k else [('— (unconditional model)', -1)]
+    self.klass.disabled = self.guidance.disabled = not k
 
 # %% ../nbs/09_app.ipynb #c471527a
 @patch
@@ -167,7 +177,8 @@ def generate(self:FlowerGenerator):
     s = p.sampler(self.sampler.value, None if ddpm else self.steps.value, self.eta.value if self.sampler.value == 'ddim' else 0.)
     k = min(self.frames.value, len(s))
     self.progress.max, self.progress.value, self.progress.description = len(s), 0, f"0 / {len(s)}"
-    out = sample(p.model, s, n=self.n.value, res=p.resolution, seed=self.seed.value, progress=self._step_done, capture=k)
+    cond = dict(y=self.klass.value, guidance=self.guidance.value) if self.klass.value >= 0 else {}   # -1: no class
+    out = sample(p.model, s, n=self.n.value, res=p.resolution, seed=self.seed.value, progress=self._step_done, capture=k, **cond)
     self.images, self.trajectory = out if k else (out, None)
     self._show_results()
     return self.images
