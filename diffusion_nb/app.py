@@ -10,7 +10,7 @@ import torch
 import ipywidgets as W
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, image_grid, flower_names
+from .data import check_int, image_grid, class_names
 from .sampling import sample, to_output, SAMPLERS
 from .pretrained import load_pretrained, list_pretrained
 
@@ -151,7 +151,7 @@ def _sampler_changed(self:FlowerGenerator):
 @patch
 def _set_classes(self:FlowerGenerator, k:int): # the model's number of classes (0: unconditional)
     "Offer a conditional model's classes (by name for Flowers-102) in the class picker; grey it and the guidance out otherwise."
-    names = flower_names() if k == len(flower_names()) else [f"class {i}" for i in range(k)]
+    names = class_names(k)
     self.klass.options = [('any (unconditional)', -1)] + [(nm, i) for i, nm in enumerate(names)] if k else [('— (unconditional model)', -1)]
     self.klass.disabled = self.guidance.disabled = not k
 

@@ -7,7 +7,7 @@ __all__ = ['DEFAULT_HUB_ID', 'DATA_ENV', 'CACHE_ENV', 'DEFAULT_DATA_SUBDIR', 'SP
            'is_int', 'check_int', 'check_num', 'check_choice', 'find_data_dir', 'to_rgb', 'prepare_image', 'to_float',
            'to_uint8', 'to_pil', 'as_uint8', 'image_grid', 'show_images', 'image_exts', 'default_cache_dir',
            'list_images', 'flowers_cache_path', 'write_atomic', 'load_flowers', 'cache_info', 'FlowersDataset',
-           'flowers_dataset', 'flower_names', 'class_id', 'load_flowers_labelled']
+           'flowers_dataset', 'flower_names', 'class_names', 'class_id', 'load_flowers_labelled']
 
 # %% ../nbs/00_data.ipynb #29151d80
 import os, io, json, math, time, hashlib, warnings, numbers, operator, importlib.util
@@ -471,6 +471,12 @@ NAMES_FILE = Path(importlib.util.find_spec("diffusion_nb").origin).parent/"flowe
 def flower_names()->list:
     "The 102 Flowers-102 class names, by class id (0: 'pink primrose' … 101: 'blackberry lily')."
     return json.loads(NAMES_FILE.read_text())
+
+def class_names(num_classes:int, # a model's number of classes
+               )->list:
+    "Names of a model's classes: Flowers-102's for 102 classes, else 'class 0', 'class 1', …"
+    names = flower_names()
+    return names if num_classes == len(names) else [f"class {i}" for i in range(num_classes)]
 
 # %% ../nbs/00_data.ipynb #238900f4
 def class_id(c,           # a class id (0..101), or a class name in any case

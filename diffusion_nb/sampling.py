@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid, class_id, flower_names, is_int
+from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid, class_id, class_names, is_int
 from .forward import TARGETS
 from .training import Callback, resolve_precision, precision_context
 
@@ -301,7 +301,7 @@ def class_labels(y,              # None, one class id or name for every image, o
     "Label ids for `n` images from ids or names (Flowers-102 names when the model has 102 classes)."
     if y is None: return None
     if not num_classes: raise ValueError(f"y={y!r}: this model is unconditional (num_classes=0) and takes no class labels")
-    names = flower_names() if num_classes == len(flower_names()) else [f"class {i}" for i in range(num_classes)]
+    names = class_names(num_classes)
     ys = [y] * n if isinstance(y, str) or is_int(y) else list(y)
     if len(ys) != n: raise ValueError(f"{len(ys)} class labels for n={n} images: give one label for all, or one per image")
     ys = [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in ys]   # '53' from a command line is id 53
