@@ -120,6 +120,8 @@ def to_rgb(im:Image.Image, # a PIL image in any mode
     return im.convert("RGB")
 
 # %% ../nbs/00_data.ipynb #15f0f663
+def _check_res(res): return check_int('res', res, MIN_RES, hint="(the image side in pixels, e.g. 32, 64 or 128)")
+
 def _open(src):
     "A PIL image from a path, raw bytes or a PIL image"
     if isinstance(src, Image.Image): return src
@@ -132,7 +134,7 @@ def prepare_image(src, # a path, the file's bytes, or a PIL image
                   name=None, # what to call the image in error messages (default: src when it is a path)
                  )->np.ndarray: # uint8 array (res, res, 3)
     "Decode `src`, convert to RGB, centre-crop to a square and resize to `res`×`res`"
-    check_int('res', res, MIN_RES, hint="(the image side in pixels, e.g. 32, 64 or 128)")
+    _check_res(res)
     name = name or (src if isinstance(src, (str, Path)) else "image")
     try:
         im = _open(src)
@@ -311,7 +313,7 @@ CACHE_VERSION = 1  # bump when preprocessing changes, to invalidate old caches
 def _check_args(split, res, limit):
     "Raise on a bad split, resolution or limit"
     check_choice('split', split, SPLITS)
-    check_int('res', res, MIN_RES, hint="(the image side in pixels, e.g. 32, 64 or 128)")
+    _check_res(res)
     if limit is not None: check_int('limit', limit, hint="(or None for all images)")
 
 def _fingerprint(files, root):
