@@ -10,7 +10,7 @@ import torch
 import ipywidgets as W
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, image_grid, class_names
+from .data import check_int, check_choice, image_grid, class_names
 from .sampling import sample, to_output, SAMPLERS
 from .pretrained import load_pretrained, list_pretrained
 
@@ -54,7 +54,7 @@ class FlowerGenerator:
                  scale:int|None=None,   # enlarge images this many times (default: to about 64 px)
                  max_n:int=64,          # the most images one click may ask for
                  device=None):          # where to sample (default: CPU)
-        if sampler not in SAMPLERS: raise ValueError(f"sampler={sampler!r} is not one of {', '.join(map(repr, SAMPLERS))}")
+        check_choice('sampler', sampler, SAMPLERS)
         self.ncols, self.scale, self.max_n, self.device = ncols, scale, max_n, device
         self._pipes, self.images, self.trajectory, self.error = {}, None, None, None
         st = {'description_width': '60px'}; lay = W.Layout(width='170px')

@@ -16,7 +16,7 @@ from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 import diffusion_nb
 from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8, flowers_cache_path, _save_atomic
-from .data import as_uint8, image_grid, check_int, load_flowers_labelled
+from .data import as_uint8, image_grid, check_int, check_choice, load_flowers_labelled
 
 # %% auto #0
 __all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats',
@@ -324,9 +324,8 @@ def get_extractor(name:str="flowers32", # 'flowers32' (offline, shipped) or 'inc
                   progress:bool=False, # Inception: a progress bar over the batches
                  ):
     "A feature extractor by name"
-    if name == "flowers32": return FlowersFeatures(device=device)
-    if name == "inception": return InceptionFeatures(device=device, progress=progress)
-    raise ValueError(f"extractor {name!r} is not one of {EXTRACTORS}")
+    check_choice('extractor', name, EXTRACTORS)
+    return FlowersFeatures(device=device) if name == "flowers32" else InceptionFeatures(device=device, progress=progress)
 
 # %% ../nbs/08_evaluation.ipynb #efb677da
 _REAL_FEATS = {}

@@ -83,9 +83,7 @@ def read_config(path, # a pretrained or checkpoint folder
     m = cfg['model']
     if not isinstance(m, dict) or m.get('name') not in MODELS:
         raise PretrainedError(f"{f}: 'model' must be a model config whose 'name' is one of {list(MODELS)}; got {m!r}")
-    if cfg['target'] not in TARGETS: raise PretrainedError(f"{f}: target={cfg['target']!r} is not one of {', '.join(map(repr, TARGETS))}")
-    if cfg.get('dtype', 'float32') not in DTYPES: raise PretrainedError(f"{f}: dtype={cfg['dtype']!r} is not one of {list(DTYPES)}")
-    try: _check_res(cfg['resolution'])
+    try: check_choice('target', cfg['target'], TARGETS); check_choice('dtype', cfg.get('dtype', 'float32'), DTYPES); _check_res(cfg['resolution'])
     except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
     if not isinstance(cfg['schedule'], dict): raise PretrainedError(f"{f}: 'schedule' must be a schedule config dict, got {cfg['schedule']!r}")
     return cfg
