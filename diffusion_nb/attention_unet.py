@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .simple_unet import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config
-from .simple_unet import SimpleUNet, SeedSimpleUNet, ClassEmbedding
+from .simple_unet import SimpleUNet, SeedSimpleUNet, ClassEmbedding, unet_embedding
 from .data import is_int, check_int, check_num, check_choice
 
 # %% ../nbs/04_attention_unet.ipynb #616791f2
@@ -211,10 +211,7 @@ def forward(self:AttentionUNet,
             t:torch.Tensor, # integer timesteps (B,)
             y:torch.Tensor=None, # class labels (B,) in [0, num_classes]; None or `num_classes`: no class
            )->torch.Tensor: # (B, out_channels, H, W)
-    check_unet_input(x, t, self.in_channels, self.n_down, y, self.num_classes)
-    emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
-    if self.class_emb is not None: emb = emb + self.class_emb(y, len(x), x.device).to(emb.dtype)   # joins before the SiLU
-    emb = F.silu(emb)
+    emb = F.silu(unet_embedding(self, x, t, y))   # the class embedding joins before the SiLU
     h = r = self.init_conv(x)
     skips = []
     for level in self.downs: h = level(h, emb, skips)

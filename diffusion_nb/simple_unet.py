@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'SinusoidalPosEmb', 'check_unet_input', 'count_params', 'SeedBlock', 'init_config',
-           'SeedSimpleUNet', 'make_norm', 'ConvBlock', 'Down', 'Up', 'ClassEmbedding', 'SimpleUNet', 'StageTable',
-           'stage_table', 'unet_diagram']
+           'SeedSimpleUNet', 'make_norm', 'ConvBlock', 'Down', 'Up', 'ClassEmbedding', 'unet_embedding', 'SimpleUNet',
+           'StageTable', 'stage_table', 'unet_diagram']
 
 # %% ../nbs/03_simple_unet.ipynb #7213060c
 import inspect, math
@@ -230,6 +230,15 @@ class ClassEmbedding(nn.Module):
     def make(cls, num_classes, dim): # None for an unconditional model (no parameters, old files load unchanged)
         return cls(check_int('num_classes', num_classes, 0), dim) if num_classes else None
 
+def unet_embedding(model, # a U-Net with time_embed, time_mlp, class_emb, in_channels, n_down and num_classes
+                   x, t,  # the noisy batch and its timesteps
+                   y=None, # class labels, or None
+                  ):
+    "Check a U-Net's inputs; return its time embedding (after `time_mlp`) plus the class embedding, if it has one."
+    check_unet_input(x, t, model.in_channels, model.n_down, y, model.num_classes)
+    emb = model.time_mlp(model.time_embed(t.to(x.device)).to(x.dtype))
+    return emb if model.class_emb is None else emb + model.class_emb(y, len(x), x.device).to(emb.dtype)
+
 # %% ../nbs/03_simple_unet.ipynb #f256cd25
 class SimpleUNet(nn.Module):
     "The seed's simple U-Net with its flaws fixed: signed time bias, skips at every resolution, a real bottleneck."
@@ -267,9 +276,7 @@ def forward(self:SimpleUNet,
             t:torch.Tensor, # integer timesteps (B,)
             y:torch.Tensor=None, # class labels (B,) in [0, num_classes]; None or `num_classes`: no class
            )->torch.Tensor: # (B, out_channels, H, W)
-    check_unet_input(x, t, self.in_channels, self.n_down, y, self.num_classes)
-    emb = self.time_mlp(self.time_embed(t.to(x.device)).to(x.dtype))
-    if self.class_emb is not None: emb = emb + self.class_emb(y, len(x), x.device).to(emb.dtype)
+    emb = unet_embedding(self, x, t, y)
     h, skips = self.conv0(x), []
     for down in self.downs:
         h, skip = down(h, emb)
