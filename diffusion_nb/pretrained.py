@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_pretrained.ipynb #6bd13e9c
 from __future__ import annotations
-import os, sys, json, math, re, argparse
+import os, sys, json, argparse
 from pathlib import Path
 import torch
 from PIL import Image
@@ -14,8 +14,8 @@ from .data import write_atomic, check_int, check_choice, as_uint8, to_pil, image
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
-from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS, VARIANCES
-from .training import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights
+from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS
+from .runtime import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'PretrainedError', 'save_pretrained',
@@ -26,7 +26,7 @@ __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME'
 FORMAT, FORMAT_VERSION = 'diffusion_nb', 1
 CONFIG_NAME, WEIGHTS_NAME, EMA_NAME = 'config.json', 'model.safetensors', 'ema.safetensors'
 DTYPES = {'float32': torch.float32, 'float16': torch.float16}
-_all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in training (fine-tuning starts from them), re-exported here
+_all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in runtime (fine-tuning finds them too), re-exported here
 
 class PretrainedError(ValueError):
     "A pretrained folder or file that cannot be loaded: missing, corrupt, truncated, or not matching its config."

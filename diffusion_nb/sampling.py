@@ -11,7 +11,7 @@ from PIL import Image
 from fastcore.basics import patch
 from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid, class_id, class_names, is_int
 from .forward import TARGETS
-from .training import Callback, resolve_precision, precision_context
+from .runtime import Callback, resolve_precision, precision_context
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'Sampler', 'DDPMSampler', 'ddim_timesteps', 'DDIMSampler',

@@ -4,97 +4,30 @@
 
 # %% ../nbs/05_training.ipynb #2ef41399
 from __future__ import annotations
-import os, sys, json, time, math, copy, shutil, hashlib, argparse, re, inspect
-from contextlib import nullcontext
+import os, sys, json, time, math, copy, shutil, hashlib, argparse, inspect
 from pathlib import Path
 import torch, torch.nn as nn
 from torch import Tensor
 from torch.optim.lr_scheduler import LambdaLR
-from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from fastcore.basics import store_attr, patch
 from fastcore.docments import docments
 from tqdm import tqdm as tqdm_text
 from tqdm.auto import tqdm as tqdm_auto
-import diffusion_nb
 from .data import load_flowers, find_data_dir, to_float, check_int, check_num, check_choice, load_flowers_labelled, flower_names
 from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
 from .attention_unet import MODELS, build_model, count_params, upgrade_model_config
+from .runtime import CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
+from .runtime import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoint, find_weights
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CKPT_FILES', 'CKPT_RE', 'TRAINER_OBJECTS', 'COMPAT_KEYS', 'WEIGHTS_DIR', 'FLAG_ALIASES',
-           'CancelFitException', 'Callback', 'run_cbs', 'pick_device', 'cpu_native_bf16', 'resolve_precision',
-           'precision_context', 'derive_seed', 'make_generator', 'StepBatches', 'EMA', 'WarmupCosine',
-           'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'is_complete', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint',
-           'model_config', 'check_train_settings', 'Trainer', 'train_settings', 'check_compatible', 'find_checkpoint',
-           'list_pretrained', 'find_weights', 'init_weights', 'fit', 'ProgressCB', 'read_log', 'LogCB',
-           'TrainConfigError', 'train_parser', 'check_out_dir', 'trainer_from_args', 'train_cli']
-
-# %% ../nbs/05_training.ipynb #d45b6454
-class CancelFitException(Exception):
-    "Raise in a callback to end `Trainer.fit` early and cleanly (the final checkpoint is still written)."
-
-class Callback:
-    "Base class of training callbacks: define any of `before_fit, before_step, after_loss, after_step, after_save, after_fit, cleanup_fit`."
-    order = 0
-    def __repr__(self): return type(self).__name__
-
-def run_cbs(cbs,             # callbacks
-            method_nm:str,   # e.g. 'after_step'
-            trainer=None):   # passed to each method
-    "Call `method_nm(trainer)` on every callback in `cbs` that has it, lowest `order` first."
-    for cb in sorted(cbs, key=lambda c: getattr(c, 'order', 0)):
-        f = getattr(cb, method_nm, None)
-        if f is not None: f(trainer)
-
-# %% ../nbs/05_training.ipynb #e9cbbc3e
-def pick_device(device=None, # None/'auto', or 'cpu', 'cuda', 'cuda:N', 'mps'
-               ) -> torch.device:
-    "The device to train on: `device` if given, else CUDA, then Apple MPS, then CPU."
-    if device in (None, 'auto'):
-        if torch.cuda.is_available(): return torch.device('cuda')
-        if torch.backends.mps.is_available(): return torch.device('mps')
-        return torch.device('cpu')
-    try: d = torch.device(device)
-    except (RuntimeError, TypeError): raise ValueError(f"device={device!r} is not a device; use None/'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device={device!r}: CUDA is not available here; use None/'auto', 'cpu' or 'mps'")
-    if d.type == 'mps' and not torch.backends.mps.is_available(): raise ValueError(f"device={device!r}: Apple MPS is not available here; use None/'auto', 'cpu' or 'cuda'")
-    return d
-
-# %% ../nbs/05_training.ipynb #b3c89a0a
-PRECISIONS = ('auto', 'fp32', 'bf16')
-
-def cpu_native_bf16() -> bool:
-    "Whether this CPU multiplies bfloat16 in hardware (x86 AVX512-BF16 or AMX-BF16), as PyTorch's cpuinfo (else /proc/cpuinfo) reports."
-    try: caps = torch._C._cpu._get_cpu_capability()
-    except (AttributeError, RuntimeError): caps = None
-    if not isinstance(caps, dict):
-        try: caps = dict.fromkeys(Path('/proc/cpuinfo').read_text().split(), True)
-        except OSError: return False
-    return bool(caps.get('avx512_bf16') or caps.get('amx_bf16'))
-
-# %% ../nbs/05_training.ipynb #3c9d87c3
-def _cuda_native_bf16():
-    "Whether the GPU has bfloat16 units (Ampere and later); older ones only emulate it."
-    try: return torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError: return torch.cuda.is_bf16_supported()  # torch < 2.3 counts only native support
-
-def resolve_precision(precision:str='auto', # 'auto', 'fp32' or 'bf16'
-                      device='cpu',         # the device the model runs on
-                     ) -> str:
-    "'fp32' or 'bf16': `precision` itself, or for 'auto' bf16 where `device` has bfloat16 units (CUDA with bf16, a CPU with AVX512-BF16/AMX)."
-    check_choice('precision', precision, PRECISIONS)
-    if precision != 'auto': return precision
-    d = torch.device(device)
-    if d.type == 'cuda': return 'bf16' if _cuda_native_bf16() else 'fp32'
-    return 'bf16' if d.type == 'cpu' and cpu_native_bf16() else 'fp32'
-
-def precision_context(device,         # the device the model runs on
-                      precision:str): # 'fp32' or 'bf16' (see resolve_precision)
-    "bfloat16 autocast on `device` when `precision` is 'bf16', else a no-op context."
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if precision == 'bf16' else nullcontext()
+__all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',
+           'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state',
+           'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
+           'check_train_settings', 'Trainer', 'train_settings', 'check_compatible', 'find_checkpoint', 'init_weights',
+           'fit', 'ProgressCB', 'read_log', 'LogCB', 'TrainConfigError', 'train_parser', 'check_out_dir',
+           'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #9125a391
 def derive_seed(*parts, # anything with a str(), e.g. seed, a name, step, rank
@@ -229,9 +162,6 @@ def set_rng_state(d:dict): # what rng_state returned
             if f'rng.cuda.{i}' in d: torch.cuda.set_rng_state(d[f'rng.cuda.{i}'], i)
 
 # %% ../nbs/05_training.ipynb #6b8aa70c
-CKPT_FILES = ('config.json', 'model.safetensors', 'ema.safetensors', 'state.safetensors', 'state.json')
-CKPT_RE = re.compile(r'^ckpt-(\d+)$')
-
 def _fsync(path):
     fd = os.open(path, os.O_RDONLY)
     try: os.fsync(fd)
@@ -268,33 +198,6 @@ def save_checkpoint(out_dir,            # the run folder
     _fsync(out_dir)
     clean_tmp(out_dir, pid=os.getpid()); prune_checkpoints(out_dir, keep)
     return final
-
-# %% ../nbs/05_training.ipynb #ae8fa50d
-def is_complete(ckpt, # a checkpoint folder
-               ) -> bool:
-    "Whether `ckpt` holds every checkpoint file, with JSON that parses and safetensors headers that read."
-    try:
-        for f in CKPT_FILES:
-            p = Path(ckpt) / f
-            if f.endswith('.json'): json.loads(p.read_text())
-            else:
-                with safe_open(p, 'pt') as s: s.keys()
-        return True
-    except Exception: return False
-
-def list_checkpoints(out_dir, # the run folder
-                    ) -> list[Path]:
-    "Complete `ckpt-<step>` folders in `out_dir`, oldest first; temp and half-written ones are skipped."
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir(): return []
-    cks = [(int(m.group(1)), p) for p in out_dir.iterdir() if p.is_dir() and (m := CKPT_RE.match(p.name))]
-    return [p for _, p in sorted(cks) if is_complete(p)]
-
-def latest_checkpoint(out_dir, # the run folder
-                     ) -> Path|None:
-    "The newest complete checkpoint in `out_dir`, or None."
-    cks = list_checkpoints(out_dir)
-    return cks[-1] if cks else None
 
 # %% ../nbs/05_training.ipynb #a4f64dfd
 def prune_checkpoints(out_dir,    # the run folder
@@ -572,26 +475,6 @@ def resume(self:Trainer, ckpt=True): # True/'latest' (newest in out_dir) or a ch
     self.step, self.ema.n, self.last_ckpt, self.saved_step = st['step'], st['ema_updates'], path, st['step']
     set_rng_state(ck['tensors'])
     return path
-
-# %% ../nbs/05_training.ipynb #4ba9f28d
-WEIGHTS_DIR = Path(diffusion_nb.__file__).parent / 'weights'     # models shipped inside the package
-
-def list_pretrained() -> list:
-    "Names of the models shipped in the package (`diffusion_nb/weights/<name>/`)."
-    if not WEIGHTS_DIR.is_dir(): return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / 'config.json').is_file())
-
-def find_weights(src, # a shipped model's name, a folder with config.json (pretrained or checkpoint), or a run folder
-                ) -> Path:
-    "The folder holding the weights `src` names; a run folder gives its newest complete checkpoint."
-    p = Path(src)
-    if p.is_dir():
-        if (p / 'config.json').is_file(): return p
-        if (ck := latest_checkpoint(p)) is not None: return ck
-        raise FileNotFoundError(f"{p} holds neither config.json nor a complete training checkpoint ckpt-<step>/")
-    if str(src) in (known := list_pretrained()): return WEIGHTS_DIR / str(src)
-    raise FileNotFoundError(f"unknown model {str(src)!r}: not a folder, and not a shipped model; known models: "
-                            f"{', '.join(known) if known else 'none shipped yet'} (or pass a folder with config.json)")
 
 # %% ../nbs/05_training.ipynb #f37b63e4
 def init_weights(model:nn.Module, # the model to fill; its config must equal the source's
