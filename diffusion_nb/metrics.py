@@ -16,7 +16,7 @@ from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 import diffusion_nb
 from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8, flowers_cache_path, _save_atomic
-from .data import as_uint8, image_grid, check_int, check_choice, load_flowers_labelled
+from .data import as_uint8, image_grid, check_int, check_num, check_choice, load_flowers_labelled, class_id, class_names
 
 # %% auto #0
 __all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats',
@@ -24,7 +24,8 @@ __all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPL
            'as_uint8_images', 'FlowersNet', 'accuracy', 'train_feature_net', 'save_feature_net', 'load_feature_net',
            'FlowersFeatures', 'InceptionUnavailable', 'bundled_inception_file', 'InceptionFeatures', 'get_extractor',
            'real_features', 'image_metrics', 'blur_images', 'noise_images', 'calibrate', 'generate_images',
-           'evaluate_sampler', 'real_row', 'evaluate_table', 'evaluate_cli', 'show_table']
+           'evaluate_sampler', 'real_row', 'evaluate_table', 'evaluate_cli', 'show_table', 'flowers_classifier',
+           'topk_accuracies', 'guidance_table', 'show_classes']
 
 # %% ../nbs/08_evaluation.ipynb #51aaeed2
 def feature_stats(feats, # (N, D) features, N >= 2
@@ -153,11 +154,12 @@ def accuracy(net:nn.Module, # a classifier on [-1, 1] images
              ims:torch.Tensor, # uint8 images (N, 3, H, W)
              labels:torch.Tensor, # int64 labels (N,)
              bs:int=512, # batch size
+             k:int=1, # top-k: right when the label is among the k highest scores
             )->float: # fraction of images classified correctly
-    "Top-1 accuracy of `net` on labelled uint8 images"
+    "Top-k accuracy of `net` on labelled uint8 images"
     net.eval()
-    pred = torch.cat([net(to_float(ims[i:i + bs])).argmax(1) for i in range(0, len(ims), bs)])
-    return (pred == labels).double().mean().item()
+    top = torch.cat([net(to_float(ims[i:i + bs])).topk(k, 1).indices for i in range(0, len(ims), bs)])
+    return (top == labels[:, None]).any(1).double().mean().item()
 
 # %% ../nbs/08_evaluation.ipynb #57e0a2e7
 def train_feature_net(epochs:int=10, # passes over the train split
@@ -420,15 +422,19 @@ def generate_images(pipe, # a DiffusionPipeline (or any callable pipe(n, seed=..
                     n:int=1000, # number of images
                     bs:int=100, # images per batch
                     seed:int=0, # batch i is generated with seed + i
-                    **settings, # sampler settings: sampler='ddim', steps=50, eta=0., ...
+                    y=None, # class labels, one per image, for a class-conditional pipe (None: unconditional)
+                    **settings, # sampler settings: sampler='ddim', steps=50, eta=0., ... (and guidance)
                    )->tuple: # (uint8 images (n, 3, H, W), seconds per image)
     "Generate `n` images with a pipeline's sampler, in batches, and time it"
     check_int('n', n)
+    y = None if y is None else y.tolist() if isinstance(y, torch.Tensor) else list(y)   # ids or names
+    if y is not None and len(y) != n: raise ValueError(f"{len(y)} labels for n={n} images: give one label per image")
     dev = getattr(pipe, "device", torch.device("cpu"))
     sync = (lambda: torch.cuda.synchronize(dev)) if torch.device(dev).type == "cuda" else (lambda: None)
     out, t0 = [], time.perf_counter()
     for i, start in enumerate(range(0, n, bs)):
-        out.append(as_uint8_images(pipe(min(bs, n - start), seed=seed + i, output="uint8", **settings)))
+        lab = {} if y is None else dict(y=y[start:start + bs])
+        out.append(as_uint8_images(pipe(min(bs, n - start), seed=seed + i, output="uint8", **lab, **settings)))
     sync()
     return torch.cat(out), (time.perf_counter() - t0)/n
 
@@ -515,6 +521,9 @@ def evaluate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p.add_argument("--features", nargs="+", choices=EXTRACTORS, default=["inception"], help="feature spaces (default inception)")
     p.add_argument("--split", choices=("test", "train"), default="test", help="the real images compared with (default test)")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
+    p.add_argument("--guidance", type=float, nargs="+", default=None, metavar="S",
+                   help="a class-conditional model: score each guidance scale (classifier top-1/top-5 against the class asked for, FID, KID)")
+    p.add_argument("--per-class", type=int, default=5, help="with --guidance: images per class and scale (default 5)")
     p.add_argument("--json", default=None, help="append the result to this file as one JSON line")
     a = p.parse_args(argv)
     try: row = _evaluate(a)
@@ -532,6 +541,7 @@ def _evaluate(a): # the parsed arguments of evaluate_cli
     pipe = load_pretrained(a.model, device=a.device)
     settings = dict(sampler=a.sampler, steps=a.steps, eta=a.eta, spacing=a.spacing, order=a.order)
     n_steps = len(pipe.sampler(**settings))                                                # checks the settings too
+    if a.guidance: return _evaluate_guidance(a, pipe, exts[0], settings, n_steps)
     ims, spi = generate_images(pipe, a.n, a.bs, a.seed, **settings)
     row = dict(model=str(a.model), **settings, steps_run=n_steps, n=a.n, seed=a.seed, split=a.split,
                resolution=pipe.resolution, sec_per_image=round(spi, 4))
@@ -541,6 +551,16 @@ def _evaluate(a): # the parsed arguments of evaluate_cli
         print(f"{e.name}: FID {r['fid']:.2f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}  "
               f"({a.n} generated vs {r['n_real']} {a.split} images at {pipe.resolution} px)", flush=True)
     return row
+
+# %% ../nbs/08_evaluation.ipynb #b478a8fa
+def _evaluate_guidance(a, pipe, extractor, settings, n_steps):
+    "`diffusion_nb_evaluate --guidance ...`: the guidance table of a conditional model, one printed line per scale"
+    print(f"{pipe.model.num_classes if getattr(pipe.model, 'num_classes', 0) else 0} classes x {a.per_class} images per scale, "
+          f"{a.sampler} {n_steps} steps; FID/KID with {extractor.name} against the test split", flush=True)
+    t = guidance_table(pipe, a.guidance, a.per_class, extractor, name=str(a.model), keep=0, progress=True,
+                       bs=a.bs, seed=a.seed, kid_subsets=a.kid_subsets, **settings)
+    rows = [dict(guidance=g, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}) for (_, g), r in t.iterrows()]
+    return dict(model=str(a.model), **settings, steps_run=n_steps, per_class=a.per_class, seed=a.seed, features=extractor.name, rows=rows)
 
 # %% ../nbs/08_evaluation.ipynb #3901d4c4
 def show_table(table, # a table from evaluate_table (with its 'images' column)
@@ -559,4 +579,77 @@ def show_table(table, # a table from evaluate_table (with its 'images' column)
         for sp in ax.spines.values(): sp.set_visible(False)
         ax.set_ylabel(f"{m}\n{s}  FID {r['fid']:.2f}", rotation=0, ha="right", va="center", fontsize=7)
     fig.subplots_adjust(left=1.8/(w*scale/100 + 1.8), right=1, top=1, bottom=0, hspace=0.05)
+    return fig
+
+# %% ../nbs/08_evaluation.ipynb #13d231a3
+def flowers_classifier(extractor=None, # a FlowersFeatures (its network is the classifier); default: the shipped one
+                      )->nn.Module: # a FlowersNet in eval mode
+    "The offline Flowers-102 classifier: the network behind the `flowers32` features"
+    return (extractor.net if isinstance(extractor, FlowersFeatures) else load_feature_net()[0]).eval()
+
+def topk_accuracies(net, ims, labels, ks=(1, 5))->dict: # uint8 images and their int64 labels
+    "{'top1': .., 'top5': ..}: top-k accuracy of `net` for each k in `ks`"
+    return {f'top{k}': accuracy(net, ims, labels, k=k) for k in ks}
+
+# %% ../nbs/08_evaluation.ipynb #104666e9
+def _check_conditional(pipe, net):
+    nc = getattr(pipe.model, 'num_classes', 0)
+    if not nc: raise ValueError('guidance_table needs a class-conditional model (num_classes > 0); this one is unconditional')
+    if nc != net.config['n_classes']: raise ValueError(f"the model has {nc} classes, the classifier {net.config['n_classes']}: they must be the same classes")
+    return nc
+
+# %% ../nbs/08_evaluation.ipynb #a0c835cf
+def guidance_table(pipe, # a class-conditional DiffusionPipeline
+                   scales=(0, 1, 2, 3, 5), # guidance scales s (0: unconditional, 1: plain conditional)
+                   per_class:int=5, # images per class and scale
+                   extractor=None, # FID/KID features (default: get_extractor('flowers32'))
+                   classifier=None, # the judge (default: flowers_classifier, the network of the flowers32 features)
+                   name:str='model', # the model's name in the table's index
+                   real:bool=True, # add a first row, 'real images': the classifier's accuracy on the test split, the FID of as many train images
+                   keep:int=8, # generated images kept per row (column 'images') for show_table
+                   progress:bool=False, # print each row as it is done
+                   **kwargs, # bs, seed, kid_subsets, and sampler settings (sampler='ddim', steps=50, ...)
+                  ): # DataFrame indexed by (model, guidance): top1, top5, fid, kid, kid_std, sec_per_image, n_fake
+    "Class fidelity (classifier top-1/top-5 against the class asked for) and FID/KID of a conditional model, per guidance scale"
+    import pandas as pd
+    extractor = extractor or get_extractor(); net = classifier or flowers_classifier(extractor)
+    nc, rows = _check_conditional(pipe, net), []
+    for s in scales: check_num('guidance', s, lo=0)
+    y = torch.arange(nc).repeat(check_int('per_class', per_class))
+    kid_kw = {k: kwargs.pop(k) for k in ('kid_subsets',) if k in kwargs}
+    test = real_features('test', pipe.resolution, extractor)
+    say = lambda g, r: progress and print(f"{g}: top-1 {r['top1']:.3f}  top-5 {r['top5']:.3f}  FID {r['fid']:.2f}  KID {r['kid']:.4f}", flush=True)
+    if real:
+        ims_t, y_t, _ = load_flowers_labelled('test', pipe.resolution)
+        r = dict(**topk_accuracies(net, ims_t, y_t), **real_row(len(y), pipe.resolution, extractor, keep, seed=kwargs.get('seed', 0), **kid_kw))
+        rows.append(dict(model='real images', guidance='-', **r)); say('real', r)
+    for s in scales:
+        ims, spi = generate_images(pipe, len(y), y=y, guidance=float(s), **kwargs)
+        r = dict(**topk_accuracies(net, ims, y), **image_metrics(ims, test, extractor, seed=kwargs.get('seed', 0), **kid_kw), sec_per_image=spi)
+        rows.append(dict(model=name, guidance=f's = {s:g}', **r, **({'images': ims[:keep]} if keep else {}))); say(f's = {s:g}', r)
+    return pd.DataFrame(rows).set_index(['model', 'guidance'])
+
+# %% ../nbs/08_evaluation.ipynb #49f9da1a
+def show_classes(pipe, # a class-conditional DiffusionPipeline
+                 classes, # class ids or names, one row each
+                 n:int=6, # images per class
+                 guidance:float=3.0, # classifier-free guidance scale
+                 seed:int=0, # seeds the noise: row r uses seed + r
+                 scale:float=1.5, # screen pixels per image pixel
+                 **settings, # sampler settings (sampler='ddim', steps=50, ...)
+                ): # the matplotlib figure
+    "A grid of `n` samples of each class in `classes`, each row labelled with its class name"
+    import matplotlib.pyplot as plt
+    nc = getattr(pipe.model, 'num_classes', 0)
+    if not nc: raise ValueError('show_classes needs a class-conditional model (num_classes > 0); this one is unconditional')
+    names = class_names(nc)
+    ids = [class_id(c, names) for c in classes]
+    strips = [image_grid(pipe(n, seed=seed + r, output='uint8', y=i, guidance=guidance, **settings), nrow=n) for r, i in enumerate(ids)]
+    w, h = strips[0].size
+    fig, axs = plt.subplots(len(ids), 1, figsize=(w*scale/100 + 1.6, len(ids)*h*scale/100), dpi=100, squeeze=False)
+    for ax, i, im in zip(axs[:, 0], ids, strips):
+        ax.imshow(im, interpolation='nearest'); ax.set_xticks([]); ax.set_yticks([])
+        for sp in ax.spines.values(): sp.set_visible(False)
+        ax.set_ylabel(names[i], rotation=0, ha='right', va='center', fontsize=8)
+    fig.subplots_adjust(left=1.6/(w*scale/100 + 1.6), right=1, top=1, bottom=0, hspace=0.05)
     return fig

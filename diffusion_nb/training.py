@@ -25,9 +25,9 @@ from .runtime import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoin
 __all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',
            'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state',
            'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
-           'check_train_settings', 'Trainer', 'train_settings', 'check_compatible', 'find_checkpoint', 'init_weights',
-           'fit', 'ProgressCB', 'read_log', 'LogCB', 'TrainConfigError', 'train_parser', 'check_out_dir',
-           'trainer_from_args', 'train_cli']
+           'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'check_compatible', 'find_checkpoint',
+           'init_weights', 'fit', 'ProgressCB', 'read_log', 'LogCB', 'TrainConfigError', 'train_parser',
+           'check_out_dir', 'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #9125a391
 def derive_seed(*parts, # anything with a str(), e.g. seed, a name, step, rank
@@ -239,7 +239,8 @@ _SETTING_CHECKS = dict(target=lambda n, v: check_choice(n, v, TARGETS), loss=lam
     warmup=lambda n, v: check_int(n, v, 0), seed=lambda n, v: check_int(n, v, 0),
     lr=lambda n, v: check_num(n, v, lo_open=True), weight_decay=check_num, min_lr_ratio=lambda n, v: check_num(n, v, 0, 1),
     grad_clip=lambda n, v: v is None or check_num(n, v, hint='(0 or None: no clipping)'),
-    ema_decay=lambda n, v: check_num(n, v, 0, 1, hi_open=True), p_uncond=lambda n, v: check_num(n, v, 0, 1))
+    ema_decay=lambda n, v: check_num(n, v, 0, 1, hi_open=True), p_uncond=lambda n, v: check_num(n, v, 0, 1),
+    class_lr=lambda n, v: v is None or check_num(n, v, lo_open=True))
 
 # %% ../nbs/05_training.ipynb #445ebaff
 def check_train_settings(settings:dict,   # training settings by name; other keys are ignored
@@ -248,6 +249,17 @@ def check_train_settings(settings:dict,   # training settings by name; other key
     "Raise a `ValueError` naming the first bad training setting, its value and what is allowed."
     for k, check in _SETTING_CHECKS.items():
         if k in settings: check('--' + k.replace('_', '-') if flags else k, settings[k])
+
+# %% ../nbs/05_training.ipynb #21be2dcc
+def param_groups(model:nn.Module, # the model to optimize
+                 lr:float,        # the learning rate of every parameter
+                 class_lr:float=None, # the class embedding's (None: lr)
+                )->list[dict]:
+    "AdamW parameter groups: the class embedding (`class_emb.*`) on its own at `class_lr` when given, all else at `lr`."
+    named = list(model.named_parameters())
+    cls = [p for n, p in named if n.startswith('class_emb.')]
+    if class_lr is None or not cls: return [dict(params=[p for _, p in named], lr=lr)]
+    return [dict(params=[p for n, p in named if not n.startswith('class_emb.')], lr=lr), dict(params=cls, lr=class_lr)]
 
 # %% ../nbs/05_training.ipynb #038e717a
 class Trainer:
@@ -282,7 +294,8 @@ class Trainer:
                  loss_func=None,             # f(model, x0, generator) -> loss replacing diffusion_loss
                  accelerator=None,           # an accelerate.Accelerator (made for you under torchrun/accelerate launch)
                  labels=None,                # class ids (N,) of the images, for a model with num_classes (conditional)
-                 p_uncond:float=0.1):        # with labels: the fraction of labels dropped to 'no class' (classifier-free guidance)
+                 p_uncond:float=0.1,         # with labels: the fraction of labels dropped to 'no class' (classifier-free guidance)
+                 class_lr:float=None):       # the class embedding's peak learning rate (None: lr); higher when its vectors start at zero (fine-tuning)
         check_train_settings(locals())
         self.schedule = schedule if schedule is not None else NoiseSchedule('linear', 300)
         store_attr(but=TRAINER_OBJECTS + ('device', 'precision'))  # every setting, as an attribute of the same name
@@ -294,7 +307,7 @@ class Trainer:
         self.ema = EMA(self.model, ema_decay, ema_warmup)
         self.net = self.acc.prepare_model(self.model) if self.world > 1 else self.model  # DDP: gradients averaged
         fused = self.device.type in ('cpu', 'cuda')  # one fused kernel for all parameters: about half the time of the default loop on CPU
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused or None)
+        self.opt = torch.optim.AdamW(param_groups(self.model, lr, class_lr), lr=lr, weight_decay=weight_decay, fused=fused or None)
         self.lr_fn = WarmupCosine(warmup, None, cosine, min_lr_ratio)
         self.lr_sched = LambdaLR(self.opt, self.lr_fn)
         self.batches = StepBatches(data, bs, seed, flip, self.rank, self.world)
