@@ -57,18 +57,24 @@ class FlowerGenerator:
         check_choice('sampler', sampler, SAMPLERS)
         self.ncols, self.scale, self.max_n, self.device = ncols, scale, max_n, device
         self._pipes, self.images, self.trajectory, self.error = {}, None, None, None
-        st = {'description_width': '60px'}; lay = W.Layout(width='170px')
-        self.model = W.RadioButtons(options=_model_options(models), description='model', style=st)
-        self.sampler = W.ToggleButtons(options=[('DDPM', 'ddpm'), ('DDIM', 'ddim'), ('DPM++', 'dpm++'), ('DPM++ SDE', 'dpm++sde')], value=sampler, description='sampler',
-                                       style={**st, 'button_width': '80px'})
-        self.steps = W.IntText(steps, description='steps', style=st, layout=lay)
-        self.eta = W.FloatText(eta, description='η', step=0.1, style=st, layout=lay)
-        self.seed = W.IntText(seed, description='seed', style=st, layout=lay)
-        self.n = W.IntText(n, description='images', style=st, layout=lay)
-        self.frames = W.IntText(frames, description='frames', style=st, layout=lay)
-        self.klass = W.Dropdown(options=[('—', -1)], description='class', style=st, layout=W.Layout(width='330px'))
-        self.guidance = W.FloatSlider(3.0, min=0, max=8, step=0.5, description='guidance', style=st, layout=W.Layout(width='330px'))
+        self._settings(models, sampler, steps, eta, seed, n, frames)
         self._build()
+
+# %% ../nbs/09_app.ipynb #8ae55fa8
+@patch
+def _settings(self:FlowerGenerator, models, sampler, steps, eta, seed, n, frames):
+    "Create the settings widgets: model, sampler, steps, η, seed, images, frames, class and guidance."
+    st = {'description_width': '60px'}; lay = W.Layout(width='170px')
+    self.model = W.RadioButtons(options=_model_options(models), description='model', style=st)
+    self.sampler = W.ToggleButtons(options=[('DDPM', 'ddpm'), ('DDIM', 'ddim'), ('DPM++', 'dpm++'), ('DPM++ SDE', 'dpm++sde')], value=sampler, description='sampler',
+                                   style={**st, 'button_width': '80px'})
+    self.steps = W.IntText(steps, description='steps', style=st, layout=lay)
+    self.eta = W.FloatText(eta, description='η', step=0.1, style=st, layout=lay)
+    self.seed = W.IntText(seed, description='seed', style=st, layout=lay)
+    self.n = W.IntText(n, description='images', style=st, layout=lay)
+    self.frames = W.IntText(frames, description='frames', style=st, layout=lay)
+    self.klass = W.Dropdown(options=[('—', -1)], description='class', style=st, layout=W.Layout(width='330px'))
+    self.guidance = W.FloatSlider(3.0, min=0, max=8, step=0.5, description='guidance', style=st, layout=W.Layout(width='330px'))
 
 # %% ../nbs/09_app.ipynb #19f1fa12
 @patch
@@ -86,6 +92,7 @@ def _build(self:FlowerGenerator):
     self.load_button = W.Button(description='Load', icon='folder-open', layout=W.Layout(width='80px'))
     self._layout()
 
+# %% ../nbs/09_app.ipynb #0832e5f9
 @patch
 def _layout(self:FlowerGenerator):
     "Wire the callbacks, tag every widget with a CSS class `dnb-<name>` and lay everything out in `self.ui`."
@@ -103,11 +110,13 @@ def _layout(self:FlowerGenerator):
                               W.VBox([W.HTML('<b>predicted x̂₀</b>'), self.x0_view])])])
     self.ui.add_class('dnb-app'); self._sampler_changed(); self._model_changed()
 
+# %% ../nbs/09_app.ipynb #c136ca71
 @patch
 def _repr_mimebundle_(self:FlowerGenerator, **kwargs):
     "Display the widget."
     return self.ui._repr_mimebundle_(**kwargs)
 
+# %% ../nbs/09_app.ipynb #e2bd3dad
 @patch
 def close(self:FlowerGenerator):
     "Close every widget of the app (it can no longer be displayed)."
@@ -142,12 +151,14 @@ def _model_changed(self:FlowerGenerator):
     self.info.value = html.escape(f"{p.model.config['name']} U-Net, {sum(q.numel() for q in p.model.parameters()):,} parameters, "
                                   f"{p.resolution} px, T = {p.schedule.T}, predicts {p.target}")
 
+# %% ../nbs/09_app.ipynb #2a462b72
 @patch
 def _sampler_changed(self:FlowerGenerator):
     "DDPM runs all T steps and only DDIM has η: grey out what does not apply."
     self.steps.disabled = self.sampler.value == 'ddpm'
     self.eta.disabled = self.sampler.value != 'ddim'
 
+# %% ../nbs/09_app.ipynb #28ae0265
 @patch
 def _set_classes(self:FlowerGenerator, k:int): # the model's number of classes (0: unconditional)
     "Offer a conditional model's classes (by name for Flowers-102) in the class picker; grey it and the guidance out otherwise."

@@ -159,15 +159,23 @@ class AttentionUNet(nn.Module):
                  num_classes:int=0, # class labels it can be given (0: unconditional; see `ClassEmbedding`)
                 ):
         super().__init__()
-        if attn_levels is None: attn_levels = range(1, len(dim_mults))
-        self.dim, self.dim_mults, self.in_channels, self.attn_levels = dim, tuple(dim_mults), in_channels, tuple(sorted(set(attn_levels)))
-        self.mid_full_attn, self.dropout, self.out_channels = mid_full_attn, dropout, out_channels or in_channels
-        self.res_blocks, self.attn_heads, self.attn_dim_head, self.norm_groups = res_blocks, attn_heads, attn_dim_head, norm_groups
-        self.num_classes = num_classes
-        self._check_args()
+        self._set_args(dim, dim_mults, in_channels, attn_levels, mid_full_attn, dropout, out_channels, res_blocks, attn_heads, attn_dim_head, norm_groups, num_classes)
         self._build_layers()
 
-    n_down = property(lambda self: len(self.dim_mults) - 1)
+# %% ../nbs/04_attention_unet.ipynb #18a73fed
+@patch
+def _set_args(self:AttentionUNet, dim, dim_mults, in_channels, attn_levels, mid_full_attn, dropout, out_channels, res_blocks, attn_heads, attn_dim_head, norm_groups, num_classes):
+    "Store the constructor's arguments as attributes (`attn_levels` sorted, `out_channels` defaulted) and check them."
+    if attn_levels is None: attn_levels = range(1, len(dim_mults))
+    self.dim, self.dim_mults, self.in_channels, self.attn_levels = dim, tuple(dim_mults), in_channels, tuple(sorted(set(attn_levels)))
+    self.mid_full_attn, self.dropout, self.out_channels = mid_full_attn, dropout, out_channels or in_channels
+    self.res_blocks, self.attn_heads, self.attn_dim_head, self.norm_groups = res_blocks, attn_heads, attn_dim_head, norm_groups
+    self.num_classes = num_classes
+    self._check_args()
+
+# %% ../nbs/04_attention_unet.ipynb #9e8f01d6
+@patch(as_prop=True)
+def n_down(self:AttentionUNet): return len(self.dim_mults) - 1
 
 # %% ../nbs/04_attention_unet.ipynb #66bad1d1
 @patch

@@ -232,6 +232,35 @@ def _vrange(ims, vrange):
               isinstance(o, np.ndarray) and o.dtype.kind == "f" and o.min() < 0 for o in ims)
     return (-1., 1.) if neg else (0., 1.)
 
+# %% ../nbs/00_data.ipynb #5ad687df
+def _show_list(ims, nrows, titles, vrange):
+    "Check `show_images`' arguments; its images as a list of (C,H,W) uint8 tensors"
+    ims = _image_list(ims)
+    if not ims: raise ValueError("show_images got no images")
+    if titles is not None and len(titles) != len(ims):
+        raise ValueError(f"show_images got {len(ims)} images but {len(titles)} titles")
+    if nrows is not None: check_int('nrows', nrows)
+    vr = _vrange(ims, vrange)
+    return [_chw_uint8(o, vr) for o in ims]
+
+# %% ../nbs/00_data.ipynb #b2dd4b5d
+def _plot_grid(ims, nrows, ncols, titles, figsize, padding, kwargs):
+    "A matplotlib figure of (C,H,W) uint8 images: one padded grid image, or one subplot per image with titles or mixed sizes"
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+    if titles is None and len({o.shape for o in ims}) == 1:
+        fig, ax = plt.subplots(figsize=figsize)
+        ax.imshow(make_grid(torch.stack(ims), nrow=ncols, padding=padding, pad_value=255).permute(1, 2, 0).numpy(), **kwargs)
+        ax.axis("off")
+    else:
+        fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+        for i, ax in enumerate(axs.flat):
+            ax.axis("off")
+            if i >= len(ims): continue
+            ax.imshow(ims[i].permute(1, 2, 0).numpy(), **kwargs)
+            if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
+    return fig
+
 # %% ../nbs/00_data.ipynb #c5b80295
 def show_images(ims, # a (B,C,H,W) batch, or a list of tensors / arrays / PIL images
                 nrows:int=None, # rows of the grid (default: about square)
@@ -244,28 +273,10 @@ def show_images(ims, # a (B,C,H,W) batch, or a list of tensors / arrays / PIL im
                 **kwargs, # passed on to imshow
                ):
     "Show images in a grid, with optional titles"
-    import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
-    ims = _image_list(ims)
-    if not ims: raise ValueError("show_images got no images")
-    if titles is not None and len(titles) != len(ims):
-        raise ValueError(f"show_images got {len(ims)} images but {len(titles)} titles")
-    if nrows is not None: check_int('nrows', nrows)
-    vr = _vrange(ims, vrange)
-    ims = [_chw_uint8(o, vr) for o in ims]
+    ims = _show_list(ims, nrows, titles, vrange)
     n = len(ims); nrows = nrows or max(1, int(math.sqrt(n))); ncols = math.ceil(n/nrows)
     figsize = figsize or (ncols*imsize, nrows*imsize + (0.25*nrows if titles else 0))
-    if titles is None and len({o.shape for o in ims}) == 1:
-        fig, ax = plt.subplots(figsize=figsize)
-        ax.imshow(make_grid(torch.stack(ims), nrow=ncols, padding=padding, pad_value=255).permute(1, 2, 0).numpy(), **kwargs)
-        ax.axis("off")
-    else:
-        fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
-        for i, ax in enumerate(axs.flat):
-            ax.axis("off")
-            if i >= n: continue
-            ax.imshow(ims[i].permute(1, 2, 0).numpy(), **kwargs)
-            if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
+    fig = _plot_grid(ims, nrows, ncols, titles, figsize, padding, kwargs)
     if suptitle: fig.suptitle(suptitle)
     fig.tight_layout(pad=0.2)
 
@@ -333,6 +344,7 @@ def _cache_key(source, split, res, limit):
     tag = source.name if isinstance(source, Path) else source.replace("/", "--")
     return desc, f"{tag}-{split}-{res}px-{limit or 'all'}-{h}"
 
+# %% ../nbs/00_data.ipynb #d72bd8fe
 def flowers_cache_path(split:str="train", # 'train' or 'test'
                        res:int=32, # side in pixels
                        data_dir=None, # local imagefolder root (default: find_data_dir(), else the hub)
@@ -361,6 +373,7 @@ def _hf_split(source, split, cache_dir=None):
             f"from the Hugging Face hub failed: {type(e).__name__}: {e}") from e
     return ds.cast_column("image", datasets.Image(decode=False))
 
+# %% ../nbs/00_data.ipynb #e4dc702f
 def _items(ds, source, split):
     "(name, path or bytes) for each row of an undecoded image dataset"
     for i, ex in enumerate(ds["image"]):
@@ -378,6 +391,7 @@ def _decode_all(items, res, progress=False):
     ims = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous() if out else torch.zeros(0, 3, res, res, dtype=torch.uint8)
     return ims, bad
 
+# %% ../nbs/00_data.ipynb #b0867e19
 def write_atomic(path,  # the file to write (its folder is created if needed)
                  write, # write(tmp) writes the content to the temporary path `tmp` it is given
                 )->Path:
@@ -388,6 +402,7 @@ def write_atomic(path,  # the file to write (its folder is created if needed)
     finally: tmp.unlink(missing_ok=True)
     return path
 
+# %% ../nbs/00_data.ipynb #1d3cb03b
 def _save_atomic(tensors, path, metadata):  # a safetensors file, written atomically (safe with parallel cache builders)
     return write_atomic(path, lambda p: save_file(tensors, str(p), metadata=metadata))
 
@@ -402,6 +417,20 @@ def _build(source, split, res, limit, progress, cache_dir=None):
         if quiet: datasets.enable_progress_bars()
     if limit is not None and limit < len(ds): ds = ds.select([i*len(ds)//limit for i in range(limit)])
     return _decode_all(_items(ds, source, split), res, progress)
+
+# %% ../nbs/00_data.ipynb #ca7cb292
+def _make_cache(source, split, res, limit, progress, cache_dir, desc, path):
+    "Decode the images, warn about unreadable ones and save them to the cache file `path` with `desc` as metadata; returns them"
+    t0 = time.perf_counter()
+    if isinstance(source, Path): list_images(source, split)  # fails if there are no images, warns about other files
+    ims, bad = _build(source, split, res, limit, progress, cache_dir)
+    where = source/split if isinstance(source, Path) else f"{source} [{split}]"
+    if bad: warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {where}: {_names(bad, where)}")
+    if not len(ims): raise ValueError(f"no readable images in {where}; unreadable: {_names(bad, where)}")
+    meta = {k: json.dumps(v) for k, v in desc.items()}
+    meta.update(n=str(len(ims)), skipped=json.dumps([str(b) for b in bad]), build_seconds=f"{time.perf_counter() - t0:.2f}")
+    _save_atomic({"images": ims}, path, meta)
+    return ims
 
 # %% ../nbs/00_data.ipynb #7f814023
 def load_flowers(split:str="train", # 'train' or 'test' (never train on 'test')
@@ -419,16 +448,7 @@ def load_flowers(split:str="train", # 'train' or 'test' (never train on 'test')
     if path.exists():
         try: return load_file(str(path))["images"]
         except Exception as e: warnings.warn(f"rebuilding unreadable cache file {path}: {e}")
-    t0 = time.perf_counter()
-    if isinstance(source, Path): list_images(source, split)  # fails if there are no images, warns about other files
-    ims, bad = _build(source, split, res, limit, progress, cache_dir)
-    where = source/split if isinstance(source, Path) else f"{source} [{split}]"
-    if bad: warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {where}: {_names(bad, where)}")
-    if not len(ims): raise ValueError(f"no readable images in {where}; unreadable: {_names(bad, where)}")
-    meta = {k: json.dumps(v) for k, v in desc.items()}
-    meta.update(n=str(len(ims)), skipped=json.dumps([str(b) for b in bad]), build_seconds=f"{time.perf_counter() - t0:.2f}")
-    _save_atomic({"images": ims}, path, meta)
-    return ims
+    return _make_cache(source, split, res, limit, progress, cache_dir, desc, path)
 
 # %% ../nbs/00_data.ipynb #c4fe735d
 def cache_info(path, # a cache file made by load_flowers

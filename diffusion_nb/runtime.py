@@ -98,6 +98,7 @@ def is_complete(ckpt, # a checkpoint folder
         return True
     except Exception: return False
 
+# %% ../nbs/04b_runtime.ipynb #332a4fda
 def list_checkpoints(out_dir, # the run folder
                     ) -> list[Path]:
     "Complete `ckpt-<step>` folders in `out_dir`, oldest first; temp and half-written ones are skipped."
@@ -106,6 +107,7 @@ def list_checkpoints(out_dir, # the run folder
     cks = [(int(m.group(1)), p) for p in out_dir.iterdir() if p.is_dir() and (m := CKPT_RE.match(p.name))]
     return [p for _, p in sorted(cks) if is_complete(p)]
 
+# %% ../nbs/04b_runtime.ipynb #0b2e61c8
 def latest_checkpoint(out_dir, # the run folder
                      ) -> Path|None:
     "The newest complete checkpoint in `out_dir`, or None."

@@ -127,15 +127,21 @@ class DDIMSampler(Sampler):
         self.steps, self.eta, self.spacing = steps, float(eta), spacing
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
         self._prev = dict(zip(self.timesteps, self.timesteps[1:] + [-1]))
-        self._sqrt_abar_prev, self._eps_coef = {}, {}
-        for t, p in self._prev.items():
-            ab, abp = self._abar[t], (self._abar[p] if p >= 0 else 1.)               # ᾱ_t, ᾱ_t'
-            sigma = self.eta * math.sqrt((1-abp) / (1-ab) * (1 - ab/abp))            # σ_t(η)
-            self._sigma[t], self._sqrt_abar_prev[t] = sigma, math.sqrt(abp)
-            self._eps_coef[t] = math.sqrt(max(1 - abp - sigma**2, 0.))               # √(1 − ᾱ_t' − σ²)
+        self._precompute()
 
     def __repr__(self): return (f"DDIMSampler(T={self.T}, steps={self.steps}, eta={self.eta}, spacing={self.spacing!r}, "
                                 f"clip_x0={self.clip_x0}, target={self.target!r})")
+
+# %% ../nbs/06_sampling.ipynb #14233ef2
+@patch
+def _precompute(self:DDIMSampler):
+    "Set each step's σ_t(η), √ᾱ_t' and √(1 − ᾱ_t' − σ²) from the schedule, as floats."
+    self._sqrt_abar_prev, self._eps_coef = {}, {}
+    for t, p in self._prev.items():
+        ab, abp = self._abar[t], (self._abar[p] if p >= 0 else 1.)               # ᾱ_t, ᾱ_t'
+        sigma = self.eta * math.sqrt((1-abp) / (1-ab) * (1 - ab/abp))            # σ_t(η)
+        self._sigma[t], self._sqrt_abar_prev[t] = sigma, math.sqrt(abp)
+        self._eps_coef[t] = math.sqrt(max(1 - abp - sigma**2, 0.))               # √(1 − ᾱ_t' − σ²)
 
 # %% ../nbs/06_sampling.ipynb #977672d7
 @patch
@@ -170,18 +176,27 @@ class DPMSolverSampler(Sampler):
         if sde and order == 3: raise ValueError("order=3 with sde=True is not available: the SDE variant has orders 1 and 2")
         self.steps, self.order, self.spacing, self.sde = steps, order, spacing, bool(sde)
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
-        self._index = {t: i for i, t in enumerate(self.timesteps)}
-        self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}  # λ_t = log(α_t/σ_t)
-        self._order, self._coef, n = {}, {}, len(self.timesteps)
-        for i, t in enumerate(self.timesteps):
-            cap = 2 if lower_order_final and i == n-2 and n < 15 else order
-            self._order[t] = 1 if i == n-1 else min(order, i+1, cap)    # no history at first; the last step returns x̂0
-            self._sigma[t] = 0.
-            if i < n-1: self._coef[t] = self._coefficients(i)
+        self._precompute(lower_order_final)
         self._x0s, self._taken = [], None
 
-    def __repr__(self): return (f"DPMSolverSampler(T={self.T}, steps={self.steps}, order={self.order}, spacing={self.spacing!r}, "
-                                f"sde={self.sde}, clip_x0={self.clip_x0}, target={self.target!r})")
+# %% ../nbs/06_sampling.ipynb #634f0d4a
+@patch
+def __repr__(self:DPMSolverSampler): return (f"DPMSolverSampler(T={self.T}, steps={self.steps}, order={self.order}, spacing={self.spacing!r}, "
+                                             f"sde={self.sde}, clip_x0={self.clip_x0}, target={self.target!r})")
+
+# %% ../nbs/06_sampling.ipynb #d67ca888
+@patch
+def _precompute(self:DPMSolverSampler,
+                lower_order_final:bool): # below 15 steps, order ≤ 2 for the second-to-last step
+    "Set each timestep's index, λ_t, step order and coefficients (see `_coefficients`, below)."
+    self._index = {t: i for i, t in enumerate(self.timesteps)}
+    self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}  # λ_t = log(α_t/σ_t)
+    self._order, self._coef, n, order = {}, {}, len(self.timesteps), self.order
+    for i, t in enumerate(self.timesteps):
+        cap = 2 if lower_order_final and i == n-2 and n < 15 else order
+        self._order[t] = 1 if i == n-1 else min(order, i+1, cap)    # no history at first; the last step returns x̂0
+        self._sigma[t] = 0.
+        if i < n-1: self._coef[t] = self._coefficients(i)
 
 # %% ../nbs/06_sampling.ipynb #35f4ae73
 @patch
@@ -200,6 +215,32 @@ def _coefficients(self:DPMSolverSampler,
     c1 = a*(1 - e)/2 if self._order[t] < 3 else a*((e - 1)/h + 1)          # 2M: ½ α_t'(1 − e^{−h}); 3M: α_t'(φ₁/h + 1)
     return s/self._sqrt_1m_abar[t], a*(1 - e), c1, -a*((e - 1 + h)/h**2 - 0.5), r0, r1
 
+# %% ../nbs/06_sampling.ipynb #38957ebf
+@patch
+def _step_index(self:DPMSolverSampler,
+                t:int): # the timestep the caller is at
+    "The index of `t` in self.timesteps; a `ValueError` unless it is one of them and the steps come in order."
+    i = self._index.get(t)
+    if i is None: raise ValueError(f"t={t!r} is not one of this sampler's timesteps {self.timesteps[:3]}...{self.timesteps[-1:]}")
+    if i > 0 and self._taken != i-1:
+        raise ValueError(f"t={t}: DPM-Solver++ steps must come in order from t={self.timesteps[0]}; the next one is "
+                         f"t={self.timesteps[0 if self._taken is None else self._taken+1]}")
+    return i
+
+# %% ../nbs/06_sampling.ipynb #f4d797f4
+@patch
+def _update(self:DPMSolverSampler,
+            t:int,          # the current timestep (not the last)
+            x:torch.Tensor, # the current batch x_t
+            m:list):        # x̂0 of this step and up to two before it, oldest first
+    "The deterministic part of the step from `t`: c_x x_t + c_0 x̂0 + c_1 D_1 + c_2 D_2 at the step's order."
+    k, (cx, c0, c1, c2, r0, r1) = self._order[t], self._coef[t]
+    if k == 1: return cx*x + c0*m[-1]                                     # x̂0 held constant (= DDIM)
+    if k == 2: return cx*x + c0*m[-1] + c1*(m[-1] - m[-2])/r0             # + c_1 D_1
+    d10, d11 = (m[-1] - m[-2])/r0, (m[-2] - m[-3])/r1
+    d1, d2 = d10 + r0/(r0 + r1)*(d10 - d11), (d10 - d11)/(r0 + r1)       # slope and curvature of x̂0 in λ
+    return cx*x + c0*m[-1] + c1*d1 + c2*d2
+
 # %% ../nbs/06_sampling.ipynb #e78ab35f
 @patch
 def step(self:DPMSolverSampler,
@@ -209,22 +250,12 @@ def step(self:DPMSolverSampler,
          generator:torch.Generator|None=None, # draws the step's noise when noise is None (only if sde)
          noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
     "One DPM-Solver++ step from `t` to the next timestep (σ = 0 after the last); returns `(x_prev, x0_pred)`."
-    i = self._index.get(t)
-    if i is None: raise ValueError(f"t={t!r} is not one of this sampler's timesteps {self.timesteps[:3]}...{self.timesteps[-1:]}")
-    if i > 0 and self._taken != i-1:
-        raise ValueError(f"t={t}: DPM-Solver++ steps must come in order from t={self.timesteps[0]}; the next one is "
-                         f"t={self.timesteps[0 if self._taken is None else self._taken+1]}")
+    i = self._step_index(t)
     x0, _ = self.x0_eps(model_out, t, x)
     m = self._x0s = ([] if i == 0 else self._x0s[-2:]) + [x0]        # x̂0 of this step and up to two before it
     self._taken = i
     if i == len(self.timesteps) - 1: self._taken = None; return x0, x0   # σ_t' = 0: x_t' = x̂0
-    k, (cx, c0, c1, c2, r0, r1) = self._order[t], self._coef[t]
-    if k == 1: x_prev = cx*x + c0*m[-1]                                   # x̂0 held constant (= DDIM)
-    elif k == 2: x_prev = cx*x + c0*m[-1] + c1*(m[-1] - m[-2])/r0         # + c_1 D_1
-    else:
-        d10, d11 = (m[-1] - m[-2])/r0, (m[-2] - m[-3])/r1
-        d1, d2 = d10 + r0/(r0 + r1)*(d10 - d11), (d10 - d11)/(r0 + r1)   # slope and curvature of x̂0 in λ
-        x_prev = cx*x + c0*m[-1] + c1*d1 + c2*d2
+    x_prev = self._update(t, x, m)
     if not self.noisy(t): return x_prev, x0
     z = noise if noise is not None else _randn(x, generator)
     return x_prev + self._sigma[t]*z, x0
@@ -321,6 +352,65 @@ def guided_call(model,            # a denoiser called as model(x, t) or model(x,
     cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])).chunk(2)
     return uncond + guidance * (cond - uncond)                            # ε̃ = ε(x, ∅) + s (ε(x, y) − ε(x, ∅))
 
+# %% ../nbs/06_sampling.ipynb #457fb917
+def _sample_device(model, device):
+    "Where to sample (`device`, else the model's) and the float dtype of the model's parameters (default float32)."
+    p = next(model.parameters(), None)
+    device = torch.device(device) if device is not None else (p.device if p is not None else torch.device('cpu'))
+    return device, (p.dtype if p is not None and p.is_floating_point() else torch.float32)
+
+# %% ../nbs/06_sampling.ipynb #7f602cea
+def _start_noise(model, x, shape, generator, device, dtype):
+    "The start noise x_T: `x` (else drawn from `generator` in `shape`) on `device` in `dtype`, in the model's memory format."
+    if x is None: x = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    else: x = x.to(device, dtype)
+    w = next((q for q in model.parameters() if q.ndim == 4), None)  # a conv weight tells the model's memory format
+    if w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
+        x = x.contiguous(memory_format=torch.channels_last)  # the batch in the model's layout: no conversions every step
+    return x
+
+# %% ../nbs/06_sampling.ipynb #98b8be57
+def _sample_start(model, sampler, n, res, seed, generator, capture, output, device, x, channels, precision, y, guidance):
+    "Check `sample`'s arguments and set up: the start noise, labels, steps to capture, device, precision and generator."
+    check_int('n', n); check_choice('output', output, OUTPUTS); check_num('guidance', guidance)
+    if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
+    res, channels = _model_info(model, res, channels)
+    y = class_labels(y, n, getattr(model, 'num_classes', 0))
+    keep = _capture_steps(len(sampler), capture)
+    device, dtype = _sample_device(model, device)
+    precision = resolve_precision(precision, device)  # 'auto' asks the device the model runs on
+    if generator is None: generator = torch.Generator(device).manual_seed(seed)
+    x = _start_noise(model, x, (n, channels, res, res), generator, device, dtype)
+    return x, y, keep, device, precision, generator, res, channels
+
+# %% ../nbs/06_sampling.ipynb #ccf8d9dc
+def _sample_output(x, frames, output, capture):
+    "The final images as `output` says, and with `capture` the captured frames as `Frames` on the CPU."
+    ims = to_output(x, output)
+    if not capture: return ims
+    ts, xts, x0s = zip(*frames)
+    return ims, Frames(list(ts), torch.stack(xts).float().cpu(), torch.stack(x0s).float().cpu())
+
+# %% ../nbs/06_sampling.ipynb #1fe40aa6
+def _sample_loop(model, sampler, x, y, guidance, keep, device, precision, generator, progress, res, channels):
+    "Run every step of `sampler` from the start noise `x` with `model` in eval mode; returns the last x and the frames."
+    steps = sampler.timesteps
+    tt, z, frames = torch.empty(len(x), dtype=torch.long, device=device), torch.empty_like(x), []
+    if y is not None: y = y.to(device)
+    progress, was_training = _progress_fn(progress, len(steps)), model.training
+    model.eval()
+    try:
+        for i, t in enumerate(steps):
+            with precision_context(device, precision): out = guided_call(model, x, tt.fill_(t), y, guidance)
+            out = out.to(x.dtype)  # the sampler's arithmetic stays in the batch's float32
+            if i == 0 and out.shape != x.shape:
+                raise ValueError(f"the model returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}: res={res} or channels={channels} does not suit it")
+            x, x0 = sampler.step(out, t, x, noise=z.normal_(generator=generator) if sampler.noisy(t) else None)
+            if i in keep: frames.append((t, x.clone(), x0.clone()))
+            if progress: progress(i+1, len(steps), t)
+    finally: model.train(was_training)
+    return x, frames
+
 # %% ../nbs/06_sampling.ipynb #eac724c4
 @torch.inference_mode()
 def sample(model,                        # the denoiser, called as model(x, t)
@@ -339,39 +429,8 @@ def sample(model,                        # the denoiser, called as model(x, t)
            y=None,                       # class labels for a conditional model: one id or name for all, or one per image
            guidance:float=1.0):          # classifier-free guidance scale s (1: plain conditional, 0: unconditional)
     "Generate `n` images with `model` and `sampler`; returns them as `output` says (and `Frames` if `capture`)."
-    check_int('n', n); check_choice('output', output, OUTPUTS); check_num('guidance', guidance)
-    if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
-    res, channels = _model_info(model, res, channels)
-    y = class_labels(y, n, getattr(model, 'num_classes', 0))
-    keep, steps = _capture_steps(len(sampler), capture), sampler.timesteps
-    p = next(model.parameters(), None)
-    device = torch.device(device) if device is not None else (p.device if p is not None else torch.device('cpu'))
-    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
-    precision = resolve_precision(precision, device)  # 'auto' asks the device the model runs on
-    if generator is None: generator = torch.Generator(device).manual_seed(seed)
-    if x is None: x = torch.randn((n, channels, res, res), generator=generator, device=device, dtype=dtype)
-    else: x = x.to(device, dtype)
-    w = next((q for q in model.parameters() if q.ndim == 4), None)  # a conv weight tells the model's memory format
-    if w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
-        x = x.contiguous(memory_format=torch.channels_last)  # the batch in the model's layout: no conversions every step
-    tt, z, frames = torch.empty(len(x), dtype=torch.long, device=device), torch.empty_like(x), []
-    if y is not None: y = y.to(device)
-    progress, was_training = _progress_fn(progress, len(steps)), model.training
-    model.eval()
-    try:
-        for i, t in enumerate(steps):
-            with precision_context(device, precision): out = guided_call(model, x, tt.fill_(t), y, guidance)
-            out = out.to(x.dtype)  # the sampler's arithmetic stays in the batch's float32
-            if i == 0 and out.shape != x.shape:
-                raise ValueError(f"the model returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}: res={res} or channels={channels} does not suit it")
-            x, x0 = sampler.step(out, t, x, noise=z.normal_(generator=generator) if sampler.noisy(t) else None)
-            if i in keep: frames.append((t, x.clone(), x0.clone()))
-            if progress: progress(i+1, len(steps), t)
-    finally: model.train(was_training)
-    ims = to_output(x, output)
-    if not capture: return ims
-    ts, xts, x0s = zip(*frames)
-    return ims, Frames(list(ts), torch.stack(xts).float().cpu(), torch.stack(x0s).float().cpu())
+    x, y, keep, device, precision, generator, res, channels = _sample_start(model, sampler, n, res, seed, generator, capture, output, device, x, channels, precision, y, guidance)
+    return _sample_output(*_sample_loop(model, sampler, x, y, guidance, keep, device, precision, generator, progress, res, channels), output, capture)
 
 # %% ../nbs/06_sampling.ipynb #f24bfd62
 def save_gif(frames:Frames,        # frames captured by sample(..., capture=K)
@@ -421,12 +480,14 @@ def _grid_now(self:SampleGridCallback, tr):
         from IPython.display import display
         display(self.grid)
 
+# %% ../nbs/06_sampling.ipynb #01393b69
 def _in_notebook():
     try: from IPython import get_ipython
     except ImportError: return False
     ip = get_ipython()
     return ip is not None and type(ip).__name__ != 'TerminalInteractiveShell'
 
+# %% ../nbs/06_sampling.ipynb #a0e1f3fb
 def _after_step(self:SampleGridCallback, tr): # the Trainer
     "Make the grid every every steps (main process only)."
     if tr.is_main and tr.step % self.every == 0: self._grid_now(tr)

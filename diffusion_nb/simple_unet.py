@@ -140,8 +140,12 @@ class SeedSimpleUNet(nn.Module):
         self.ups = nn.ModuleList([SeedBlock(a, b, time_dim, up=True) for a, b in zip(ch[:0:-1], ch[-2::-1])])
         self.output = nn.Conv2d(ch[0], out_channels, 1)
 
-    n_down = property(lambda self: len(self.channels) - 1)
-    config = property(lambda self: init_config(self, 'seed_simple'))
+# %% ../nbs/03_simple_unet.ipynb #437bceb3
+@patch(as_prop=True)
+def n_down(self:SeedSimpleUNet): return len(self.channels) - 1
+
+@patch(as_prop=True)
+def config(self:SeedSimpleUNet): return init_config(self, 'seed_simple')
 
 # %% ../nbs/03_simple_unet.ipynb #848ce1ad
 @patch
@@ -230,6 +234,7 @@ class ClassEmbedding(nn.Module):
     def make(cls, num_classes, dim): # None for an unconditional model (no parameters, old files load unchanged)
         return cls(check_int('num_classes', num_classes, 0), dim) if num_classes else None
 
+# %% ../nbs/03_simple_unet.ipynb #29834292
 def unet_embedding(model, # a U-Net with time_embed, time_mlp, class_emb, in_channels, n_down and num_classes
                    x, t,  # the noisy batch and its timesteps
                    y=None, # class labels, or None
@@ -255,13 +260,20 @@ class SimpleUNet(nn.Module):
         if len(ch) < 2: raise ValueError(f"channels needs at least 2 entries (one downsampling), got {channels}")
         self.in_channels, self.out_channels, self.time_dim, self.norm = in_channels, out_channels, time_dim, norm
         self.num_classes, self.class_emb = num_classes, ClassEmbedding.make(num_classes, time_dim)
-        self.time_embed = SinusoidalPosEmb(time_dim)
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU())
-        self.conv0 = nn.Conv2d(in_channels, ch[0], 3, padding=1)
-        self.downs = nn.ModuleList([Down(a, b, time_dim, norm) for a, b in zip(ch[:-1], ch[1:])])
-        self.mid = ConvBlock(ch[-1], ch[-1], time_dim, norm)
-        self.ups = nn.ModuleList([Up(a, b, time_dim, norm) for a, b in zip(ch[:0:-1], ch[-2::-1])])
-        self.out = nn.Conv2d(ch[0], out_channels, 1)
+        self._build_layers()
+
+# %% ../nbs/03_simple_unet.ipynb #4cdda1ed
+@patch
+def _build_layers(self:SimpleUNet):
+    "Create the time MLP, the stem, the down blocks, the middle block, the up blocks and the output conv."
+    ch, time_dim, norm = self.channels, self.time_dim, self.norm
+    self.time_embed = SinusoidalPosEmb(time_dim)
+    self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU())
+    self.conv0 = nn.Conv2d(self.in_channels, ch[0], 3, padding=1)
+    self.downs = nn.ModuleList([Down(a, b, time_dim, norm) for a, b in zip(ch[:-1], ch[1:])])
+    self.mid = ConvBlock(ch[-1], ch[-1], time_dim, norm)
+    self.ups = nn.ModuleList([Up(a, b, time_dim, norm) for a, b in zip(ch[:0:-1], ch[-2::-1])])
+    self.out = nn.Conv2d(ch[0], self.out_channels, 1)
 
 # %% ../nbs/03_simple_unet.ipynb #850fdf7a
 @patch(as_prop=True)
@@ -270,6 +282,7 @@ def n_down(self:SimpleUNet): return len(self.channels) - 1
 @patch(as_prop=True)
 def config(self:SimpleUNet): return init_config(self, 'simple')
 
+# %% ../nbs/03_simple_unet.ipynb #59728305
 @patch
 def forward(self:SimpleUNet,
             x:torch.Tensor, # noisy images (B, in_channels, H, W), H and W multiples of 2**n_down
