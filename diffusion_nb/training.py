@@ -25,8 +25,8 @@ from .runtime import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoin
 __all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',
            'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state',
            'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
-           'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'check_compatible', 'find_checkpoint',
-           'init_weights', 'fit', 'ProgressCB', 'read_log', 'LogCB', 'TrainConfigError', 'train_parser',
+           'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'init_weights', 'fit', 'ProgressCB',
+           'read_log', 'LogCB', 'check_compatible', 'find_checkpoint', 'TrainConfigError', 'train_parser',
            'check_out_dir', 'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #9125a391
@@ -124,6 +124,7 @@ def _jsonable(o):
 
 def _jsonify(o): return json.loads(json.dumps(o))
 
+# %% ../nbs/05_training.ipynb #cfb49128
 def optimizer_state_flat(opt:torch.optim.Optimizer, # the optimizer to save
                         ) -> tuple[dict, dict]:
     "`opt.state_dict()` as (tensors named `optimizer.<param>.<key>`, json-able rest)."
@@ -135,6 +136,7 @@ def optimizer_state_flat(opt:torch.optim.Optimizer, # the optimizer to save
             else: meta['state'].setdefault(str(i), {})[k] = v
     return tensors, meta
 
+# %% ../nbs/05_training.ipynb #342d70b0
 def optimizer_state_unflat(tensors:dict, # the tensors optimizer_state_flat returned (other keys are ignored)
                           meta:dict,    # its json-able rest
                          ) -> dict:
@@ -170,6 +172,27 @@ def _fsync(path):
 def _cpu_state(model): return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 def _write_json(path, obj): Path(path).write_text(json.dumps(obj, indent=1))
 
+# %% ../nbs/05_training.ipynb #2344b03d
+def _write_tmp_checkpoint(tmp, model, ema_model, config, state_tensors, state_json):
+    "Write the checkpoint files into a fresh temp folder `tmp` and fsync them and it."
+    if tmp.exists(): shutil.rmtree(tmp)
+    tmp.mkdir()
+    _write_json(tmp / 'config.json', config)
+    save_file(_cpu_state(model), tmp / 'model.safetensors', metadata={'format': 'pt'})
+    save_file(_cpu_state(ema_model), tmp / 'ema.safetensors', metadata={'format': 'pt'})
+    save_file(state_tensors, tmp / 'state.safetensors', metadata={'format': 'pt'})
+    _write_json(tmp / 'state.json', state_json)
+    for f in CKPT_FILES: _fsync(tmp / f)
+    _fsync(tmp)
+
+# %% ../nbs/05_training.ipynb #2d3600d9
+def _publish_checkpoint(tmp, final, step):
+    "Rename the complete temp folder `tmp` to `final` (the atomic step), moving a broken leftover `final` aside first."
+    out_dir = final.parent
+    if final.exists(): os.rename(final, out_dir / f'.tmp-old-{step}-{os.getpid()}')  # a broken leftover
+    os.rename(tmp, final)  # the atomic step
+    _fsync(out_dir)
+
 # %% ../nbs/05_training.ipynb #5e3ce890
 def save_checkpoint(out_dir,            # the run folder
                     step:int,           # steps done; the folder is ckpt-<step>
@@ -184,18 +207,8 @@ def save_checkpoint(out_dir,            # the run folder
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     final, tmp = out_dir / f'ckpt-{step}', out_dir / f'.tmp-ckpt-{step}-{os.getpid()}'
     if final.exists() and is_complete(final): return final
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir()
-    _write_json(tmp / 'config.json', config)
-    save_file(_cpu_state(model), tmp / 'model.safetensors', metadata={'format': 'pt'})
-    save_file(_cpu_state(ema_model), tmp / 'ema.safetensors', metadata={'format': 'pt'})
-    save_file(state_tensors, tmp / 'state.safetensors', metadata={'format': 'pt'})
-    _write_json(tmp / 'state.json', state_json)
-    for f in CKPT_FILES: _fsync(tmp / f)
-    _fsync(tmp)
-    if final.exists(): os.rename(final, out_dir / f'.tmp-old-{step}-{os.getpid()}')  # a broken leftover
-    os.rename(tmp, final)  # the atomic step
-    _fsync(out_dir)
+    _write_tmp_checkpoint(tmp, model, ema_model, config, state_tensors, state_json)
+    _publish_checkpoint(tmp, final, step)
     clean_tmp(out_dir, pid=os.getpid()); prune_checkpoints(out_dir, keep)
     return final
 
@@ -207,12 +220,14 @@ def prune_checkpoints(out_dir,    # the run folder
         trash = p.with_name(f'.tmp-del-{p.name}-{os.getpid()}')
         os.rename(p, trash); shutil.rmtree(trash, ignore_errors=True)
 
+# %% ../nbs/05_training.ipynb #17323658
 def clean_tmp(out_dir,  # the run folder
               pid=None): # only this process's if given
     "Remove `.tmp-*` folders left by interrupted saves."
     for p in Path(out_dir).glob('.tmp-*'):
         if pid is None or p.name.endswith(f'-{pid}'): shutil.rmtree(p, ignore_errors=True)
 
+# %% ../nbs/05_training.ipynb #3f65d210
 def load_checkpoint(ckpt,         # a complete checkpoint folder
                     device='cpu', # where the state dicts of the weights go
                    ) -> dict:
@@ -299,22 +314,34 @@ class Trainer:
         check_train_settings(locals())
         self.schedule = schedule if schedule is not None else NoiseSchedule('linear', 300)
         store_attr(but=TRAINER_OBJECTS + ('device', 'precision'))  # every setting, as an attribute of the same name
-        self.out_dir = None if out_dir is None else Path(out_dir)
-        self._setup_dist(accelerator, device)
-        self.precision = resolve_precision(precision, self.device)
-        self.init_path = None if init is None else init_weights(model, init)
-        self.model = model.to(self.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-        self.ema = EMA(self.model, ema_decay, ema_warmup)
-        self.net = self.acc.prepare_model(self.model) if self.world > 1 else self.model  # DDP: gradients averaged
-        fused = self.device.type in ('cpu', 'cuda')  # one fused kernel for all parameters: about half the time of the default loop on CPU
-        self.opt = torch.optim.AdamW(param_groups(self.model, lr, class_lr), lr=lr, weight_decay=weight_decay, fused=fused or None)
-        self.lr_fn = WarmupCosine(warmup, None, cosine, min_lr_ratio)
-        self.lr_sched = LambdaLR(self.opt, self.lr_fn)
-        self.batches = StepBatches(data, bs, seed, flip, self.rank, self.world)
-        self.labels_t = self._check_labels(labels)
-        self.loss_func = loss_func or self.diffusion_loss
-        self.step, self.history, self.last_ckpt, self.saved_step, self.img_per_s = 0, [], None, None, None
-        self.cbs = ([ProgressCB(progress)] if progress else []) + [LogCB(log_every)] + list(cbs)
+        self._setup_model(model, out_dir, accelerator, device, precision)
+        self._setup_training(data, labels, loss_func, cbs, progress)
+
+# %% ../nbs/05_training.ipynb #604b7ee3
+@patch
+def _setup_model(self:Trainer, model, out_dir, accelerator, device, precision):
+    "Run folder, processes, device and precision; then the model (from `init` if given) on its device, its EMA and DDP wrapper."
+    self.out_dir = None if out_dir is None else Path(out_dir)
+    self._setup_dist(accelerator, device)
+    self.precision = resolve_precision(precision, self.device)
+    self.init_path = None if self.init is None else init_weights(model, self.init)
+    self.model = model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+    self.ema = EMA(self.model, self.ema_decay, self.ema_warmup)
+    self.net = self.acc.prepare_model(self.model) if self.world > 1 else self.model  # DDP: gradients averaged
+
+# %% ../nbs/05_training.ipynb #cd514e74
+@patch
+def _setup_training(self:Trainer, data, labels, loss_func, cbs, progress):
+    "AdamW with its warm-up schedule, the step batches and labels, the loss function, the counters and the callbacks."
+    fused = self.device.type in ('cpu', 'cuda')  # one fused kernel for all parameters: about half the time of the default loop on CPU
+    self.opt = torch.optim.AdamW(param_groups(self.model, self.lr, self.class_lr), lr=self.lr, weight_decay=self.weight_decay, fused=fused or None)
+    self.lr_fn = WarmupCosine(self.warmup, None, self.cosine, self.min_lr_ratio)
+    self.lr_sched = LambdaLR(self.opt, self.lr_fn)
+    self.batches = StepBatches(data, self.bs, self.seed, self.flip, self.rank, self.world)
+    self.labels_t = self._check_labels(labels)
+    self.loss_func = loss_func or self.diffusion_loss
+    self.step, self.history, self.last_ckpt, self.saved_step, self.img_per_s = 0, [], None, None, None
+    self.cbs = ([ProgressCB(progress)] if progress else []) + [LogCB(self.log_every)] + list(cbs)
 
 # %% ../nbs/05_training.ipynb #bb46fab1
 _NOT_IN_TRAIN_CONFIG = ('target', 'loss', 'min_snr_gamma', 'device')  # top-level keys of `config`, or where rather than how
@@ -334,16 +361,19 @@ def _setup_dist(self:Trainer, accelerator, device):
     self.is_main = self.rank == 0
     self.device = accelerator.device if accelerator else pick_device(device)
 
+# %% ../nbs/05_training.ipynb #32e45e68
 @patch(as_prop=True)
 def ema_model(self:Trainer):
     "The EMA copy of the model (what sampling and export use)."
     return self.ema.model
 
+# %% ../nbs/05_training.ipynb #e49976d2
 @patch(as_prop=True)
 def resolution(self:Trainer):
     "Side of the training images in pixels."
     return self.batches.images.shape[-1]
 
+# %% ../nbs/05_training.ipynb #d60ebe65
 @patch
 def diffusion_loss(self:Trainer,
                    model,          # the denoiser (or its DDP wrapper)
@@ -352,6 +382,7 @@ def diffusion_loss(self:Trainer,
     "The loss of `model` on clean batch `x0` with this trainer's schedule, target and loss."
     return diffusion_loss(model, self.schedule, x0, self.target, self.loss, self.min_snr_gamma, generator, y=getattr(self, 'y', None))
 
+# %% ../nbs/05_training.ipynb #d660c428
 @patch
 def __call__(self:Trainer, nm:str): # callback method name
     "Run callback method `nm` on every callback."
@@ -390,14 +421,39 @@ def _labels(self:Trainer, s:int): # the step
     drop = torch.rand(len(y), generator=make_generator(self.seed, 'uncond', s, self.rank)) < self.p_uncond
     return torch.where(drop.to(y.device), torch.full_like(y, self.model.num_classes), y)
 
+# %% ../nbs/05_training.ipynb #ee7e9568
+@patch
+def _take_batch(self:Trainer, s:int): # the step
+    "Seed torch (dropout) from `(seed, step, rank)` and set `x0` and `y` to step `s`'s batch and labels on the device."
+    torch.manual_seed(derive_seed(self.seed, 'torch', s, self.rank))
+    self.x0, self.y = self.batches(s, self.device), self._labels(s)
+    if self.channels_last: self.x0 = self.x0.contiguous(memory_format=torch.channels_last)
+
+# %% ../nbs/05_training.ipynb #a6fdca99
+@patch
+def _check_finite(self:Trainer, s:int): # the step
+    "Stop with a `FloatingPointError` naming the step and the last good checkpoint if the loss is not finite."
+    if not math.isfinite(self.loss_value):
+        good = self.last_ckpt or (latest_checkpoint(self.out_dir) if self.out_dir else None)
+        raise FloatingPointError(f"loss is {self.loss_value} at step {s + 1}; training stopped before updating the weights. "
+                                 f"Last good checkpoint: {good}")
+
+# %% ../nbs/05_training.ipynb #6ee27d2b
+@patch
+def _record_step(self:Trainer, t0:float): # perf_counter() at the start of the step
+    "Count the step, update images/s and the history, and checkpoint every `ckpt_every` steps."
+    self.step += 1
+    ips = self.bs * self.world / (time.perf_counter() - t0)
+    self.img_per_s = ips if self.img_per_s is None else 0.9 * self.img_per_s + 0.1 * ips
+    self.history.append(dict(step=self.step, loss=self.loss_value, lr=self.lr_value))
+    if self.out_dir is not None and self.step % self.ckpt_every == 0: self.save()
+
 # %% ../nbs/05_training.ipynb #e608c46a
 @patch
 def one_step(self:Trainer):
     "One optimizer step on batch `self.step`: data, noise, t and dropout are seeded by (seed, step, rank)."
     s, t0 = self.step, time.perf_counter()
-    torch.manual_seed(derive_seed(self.seed, 'torch', s, self.rank))
-    self.x0, self.y = self.batches(s, self.device), self._labels(s)
-    if self.channels_last: self.x0 = self.x0.contiguous(memory_format=torch.channels_last)
+    self._take_batch(s)
     self('before_step')
     g = make_generator(self.seed, 'noise', s, self.rank, device=self.device)
     with self.autocast(): self.loss_t = self.loss_func(self.net, self.x0, generator=g)
@@ -407,17 +463,10 @@ def one_step(self:Trainer):
     self.opt.zero_grad(set_to_none=True)
     self.loss_t.backward()  # queued before the loss is read on the host: no GPU stall between forward and backward
     self.loss_value, self.lr_value = lv.item(), self.opt.param_groups[0]['lr']
-    if not math.isfinite(self.loss_value):
-        good = self.last_ckpt or (latest_checkpoint(self.out_dir) if self.out_dir else None)
-        raise FloatingPointError(f"loss is {self.loss_value} at step {s + 1}; training stopped before updating the weights. "
-                                 f"Last good checkpoint: {good}")
+    self._check_finite(s)
     self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip) if self.grad_clip else None
     self.opt.step(); self.lr_sched.step(); self.ema.update(self.model)
-    self.step += 1
-    ips = self.bs * self.world / (time.perf_counter() - t0)
-    self.img_per_s = ips if self.img_per_s is None else 0.9 * self.img_per_s + 0.1 * ips
-    self.history.append(dict(step=self.step, loss=self.loss_value, lr=self.lr_value))
-    if self.out_dir is not None and self.step % self.ckpt_every == 0: self.save()
+    self._record_step(t0)
     self('after_step')
 
 # %% ../nbs/05_training.ipynb #bbaef999
@@ -430,6 +479,7 @@ def state(self:Trainer) -> tuple[dict, dict]:
             ema_updates=self.ema.n, seed=self.seed, world_size=self.world, optimizer=opt_meta, lr_scheduler=lrs,
             time=time.time(), torch_version=torch.__version__)
 
+# %% ../nbs/05_training.ipynb #7ca960ac
 @patch
 def save(self:Trainer) -> Path:
     "Write checkpoint `<out_dir>/ckpt-<step>` (main process only; the others wait for it)."
@@ -443,51 +493,11 @@ def save(self:Trainer) -> Path:
     if self.world > 1: self.acc.wait_for_everyone()
     return self.last_ckpt
 
-# %% ../nbs/05_training.ipynb #ab32449f
-COMPAT_KEYS = ('model', 'schedule', 'target', 'resolution', 'channels')
-
+# %% ../nbs/05_training.ipynb #b3dd87af
 def _diff(a, b, key):
+    "The differences between a checkpoint's `a` and this run's `b` under `key`, one message per differing leaf."
     if isinstance(a, dict) and isinstance(b, dict): return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f'{key}.{k}')]
     return [] if a == b else [f"{key}: checkpoint has {a!r}, this run has {b!r}"]
-
-def check_compatible(saved:dict,   # a checkpoint's config.json
-                     current:dict, # this run's Trainer.config
-                     where=''):    # the checkpoint, for the message
-    "Raise if a checkpoint's model, schedule, target or resolution differ from this run's."
-    if isinstance(saved.get('model'), dict): saved = {**saved, 'model': upgrade_model_config(saved['model'])}  # older key names
-    bad = [d for k in COMPAT_KEYS if k in saved for d in _diff(saved.get(k), current.get(k), k)]
-    if bad: raise ValueError(f"checkpoint {where} does not match this run: " + '; '.join(bad))
-
-def find_checkpoint(ckpt,          # True/'latest', a checkpoint folder, or a run folder
-                    out_dir=None): # where 'latest' looks
-    "`ckpt` as a complete checkpoint folder, or a clear error."
-    if ckpt is True or ckpt == 'latest':
-        if out_dir is None: raise ValueError("resume=True needs an out_dir to look for checkpoints in")
-        p = latest_checkpoint(out_dir)
-        if p is None: raise FileNotFoundError(f"--resume: no complete checkpoint (ckpt-<step>/) in {out_dir}")
-        return p
-    p = Path(ckpt)
-    if is_complete(p): return p
-    if (q := latest_checkpoint(p)) is None: raise FileNotFoundError(f"--resume: {p} is neither a complete checkpoint nor a folder holding one")
-    return q
-
-# %% ../nbs/05_training.ipynb #8067335a
-@patch
-def resume(self:Trainer, ckpt=True): # True/'latest' (newest in out_dir) or a checkpoint folder
-    "Load model, EMA, optimizer, LR-scheduler, step and RNG state from a checkpoint."
-    path = find_checkpoint(ckpt, self.out_dir)
-    ck = load_checkpoint(path, self.device)
-    check_compatible(ck['config'], self.config, str(path))
-    st = ck['state']
-    self.model.load_state_dict(ck['model']); self.ema.model.load_state_dict(ck['ema'])
-    self.opt.load_state_dict(optimizer_state_unflat(ck['tensors'], st['optimizer']))
-    for p, pst in self.opt.state.items():  # moments were saved contiguous: give them their parameter's layout again
-        for k, v in pst.items():
-            if isinstance(v, Tensor) and v.shape == p.shape: pst[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
-    self.lr_sched.load_state_dict(dict(st['lr_scheduler'], lr_lambdas=[None] * len(self.opt.param_groups)))
-    self.step, self.ema.n, self.last_ckpt, self.saved_step = st['step'], st['ema_updates'], path, st['step']
-    set_rng_state(ck['tensors'])
-    return path
 
 # %% ../nbs/05_training.ipynb #f37b63e4
 def init_weights(model:nn.Module, # the model to fill; its config must equal the source's
@@ -506,12 +516,10 @@ def init_weights(model:nn.Module, # the model to fill; its config must equal the
     model.load_state_dict({k: v.to(want[k].dtype) if k in want else v for k, v in sd.items()})  # strict: same names and shapes
     return path
 
-# %% ../nbs/05_training.ipynb #cf0314b9
+# %% ../nbs/05_training.ipynb #5961018d
 @patch
-def fit(self:Trainer, steps:int=None, # train until this many steps in all
-        epochs:int=None,              # ... or this many passes over the data
-        resume=None):                 # True/'latest' or a checkpoint folder to continue from
-    "Train (see above); returns the trainer."
+def _prepare_fit(self:Trainer, steps, epochs, resume) -> int:
+    "Check `steps`/`epochs`, resume (or refuse a run folder that has checkpoints), set the LR schedule's total; returns it."
     if (steps is None) == (epochs is None): raise ValueError(f"give exactly one of steps= or epochs= (got steps={steps!r}, epochs={epochs!r})")
     check_int('steps', steps) if steps is not None else check_int('epochs', epochs)
     total = int(steps if steps is not None else epochs * len(self.batches))
@@ -521,6 +529,15 @@ def fit(self:Trainer, steps:int=None, # train until this many steps in all
     self.total_steps = self.lr_fn.total = total
     for g, b in zip(self.opt.param_groups, self.lr_sched.base_lrs): g['lr'] = b * self.lr_fn(self.step)
     if self.out_dir is not None and self.is_main: self.out_dir.mkdir(parents=True, exist_ok=True); clean_tmp(self.out_dir)
+    return total
+
+# %% ../nbs/05_training.ipynb #cf0314b9
+@patch
+def fit(self:Trainer, steps:int=None, # train until this many steps in all
+        epochs:int=None,              # ... or this many passes over the data
+        resume=None):                 # True/'latest' or a checkpoint folder to continue from
+    "Train (see above); returns the trainer."
+    total = self._prepare_fit(steps, epochs, resume)
     try:
         self('before_fit')
         try:
@@ -531,6 +548,7 @@ def fit(self:Trainer, steps:int=None, # train until this many steps in all
     finally: self('cleanup_fit')
     return self
 
+# %% ../nbs/05_training.ipynb #ac33b675
 def _shows_trainer_args(f):
     "Show `Trainer`'s keyword arguments in `f`'s signature in place of `**kwargs`, as fastcore's `delegates` does (which cannot take an argument named `keep`)."
     sig = inspect.signature(f); ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
@@ -538,6 +556,7 @@ def _shows_trainer_args(f):
     f.__signature__ = sig.replace(parameters=ps)
     return f
 
+# %% ../nbs/05_training.ipynb #d9093fa1
 @_shows_trainer_args
 def fit(model,         # the denoiser to train
         data,          # uint8 (N,C,H,W) images or a FlowersDataset
@@ -577,6 +596,7 @@ def read_log(path, # a run folder or its log.jsonl
         except json.JSONDecodeError: pass
     return out
 
+# %% ../nbs/05_training.ipynb #90a82a33
 class LogCB(Callback):
     "Every `every` steps append the mean loss, LR and images/s to `<out_dir>/log.jsonl` (main process only)."
     order = 20
@@ -610,10 +630,54 @@ def plot_loss(self:Trainer, ax=None, # matplotlib axes (default: a new figure)
     ax.set_xlabel('step'); ax.set_ylabel(f'{self.loss} loss'); ax.legend()
     return ax
 
+# %% ../nbs/05_training.ipynb #ab32449f
+COMPAT_KEYS = ('model', 'schedule', 'target', 'resolution', 'channels')
+
+def check_compatible(saved:dict,   # a checkpoint's config.json
+                     current:dict, # this run's Trainer.config
+                     where=''):    # the checkpoint, for the message
+    "Raise if a checkpoint's model, schedule, target or resolution differ from this run's."
+    if isinstance(saved.get('model'), dict): saved = {**saved, 'model': upgrade_model_config(saved['model'])}  # older key names
+    bad = [d for k in COMPAT_KEYS if k in saved for d in _diff(saved.get(k), current.get(k), k)]
+    if bad: raise ValueError(f"checkpoint {where} does not match this run: " + '; '.join(bad))
+
+# %% ../nbs/05_training.ipynb #11e75fde
+def find_checkpoint(ckpt,          # True/'latest', a checkpoint folder, or a run folder
+                    out_dir=None): # where 'latest' looks
+    "`ckpt` as a complete checkpoint folder, or a clear error."
+    if ckpt is True or ckpt == 'latest':
+        if out_dir is None: raise ValueError("resume=True needs an out_dir to look for checkpoints in")
+        p = latest_checkpoint(out_dir)
+        if p is None: raise FileNotFoundError(f"--resume: no complete checkpoint (ckpt-<step>/) in {out_dir}")
+        return p
+    p = Path(ckpt)
+    if is_complete(p): return p
+    if (q := latest_checkpoint(p)) is None: raise FileNotFoundError(f"--resume: {p} is neither a complete checkpoint nor a folder holding one")
+    return q
+
+# %% ../nbs/05_training.ipynb #8067335a
+@patch
+def resume(self:Trainer, ckpt=True): # True/'latest' (newest in out_dir) or a checkpoint folder
+    "Load model, EMA, optimizer, LR-scheduler, step and RNG state from a checkpoint."
+    path = find_checkpoint(ckpt, self.out_dir)
+    ck = load_checkpoint(path, self.device)
+    check_compatible(ck['config'], self.config, str(path))
+    st = ck['state']
+    self.model.load_state_dict(ck['model']); self.ema.model.load_state_dict(ck['ema'])
+    self.opt.load_state_dict(optimizer_state_unflat(ck['tensors'], st['optimizer']))
+    for p, pst in self.opt.state.items():  # moments were saved contiguous: give them their parameter's layout again
+        for k, v in pst.items():
+            if isinstance(v, Tensor) and v.shape == p.shape: pst[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+    self.lr_sched.load_state_dict(dict(st['lr_scheduler'], lr_lambdas=[None] * len(self.opt.param_groups)))
+    self.step, self.ema.n, self.last_ckpt, self.saved_step = st['step'], st['ema_updates'], path, st['step']
+    set_rng_state(ck['tensors'])
+    return path
+
 # %% ../nbs/05_training.ipynb #37a35c8c
 class TrainConfigError(ValueError):
     "A bad command-line setting, reported as one line before anything is written."
 
+# %% ../nbs/05_training.ipynb #29dc557d
 FLAG_ALIASES = {'bs': ('--batch-size',)}
 _TYPES = {'int': int, 'float': float, 'str': str}
 
@@ -626,11 +690,9 @@ def _add_setting_flags(p):
         else: p.add_argument(flag, *FLAG_ALIASES.get(k, ()), dest=k, type=_TYPES.get(d['anno'], str), default=d['default'],
                              help=f'{doc} (default: %(default)s)')
 
-def train_parser() -> argparse.ArgumentParser:
-    "The argument parser of `diffusion_nb_train`."
-    p = argparse.ArgumentParser(prog='diffusion_nb_train',
-        description="Train a DDPM on Oxford Flowers-102 with EMA, checkpoints and exact resume. Several GPUs or nodes: "
-                    "`accelerate launch -m diffusion_nb.training ...` or `torchrun --nproc_per_node N -m diffusion_nb.training ...`.")
+# %% ../nbs/05_training.ipynb #ae8196e3
+def _add_run_flags(p):
+    "The flags that are not `Trainer` settings: model, data, schedule, length, labels and run folder."
     a = p.add_argument
     a('--model', default='attention', help=f"model name: {', '.join(MODELS)} (default: %(default)s)")
     a('--model-config', default='{}', help='JSON dict of model arguments, e.g. \'{"dim": 32}\' (default: %(default)s)')
@@ -646,6 +708,14 @@ def train_parser() -> argparse.ArgumentParser:
     a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl (default: %(default)s)')
     a('--resume', nargs='?', const='latest', default=None, help='continue the newest checkpoint in --out, or the one given (default: start a new run)')
     a('--no-progress', dest='progress', action='store_false', help='turn off the progress bar')
+
+# %% ../nbs/05_training.ipynb #d9adbf72
+def train_parser() -> argparse.ArgumentParser:
+    "The argument parser of `diffusion_nb_train`."
+    p = argparse.ArgumentParser(prog='diffusion_nb_train',
+        description="Train a DDPM on Oxford Flowers-102 with EMA, checkpoints and exact resume. Several GPUs or nodes: "
+                    "`accelerate launch -m diffusion_nb.training ...` or `torchrun --nproc_per_node N -m diffusion_nb.training ...`.")
+    _add_run_flags(p)
     _add_setting_flags(p.add_argument_group('training settings (the arguments of Trainer)'))
     return p
 
@@ -681,6 +751,7 @@ def _cli_model_and_schedule(args):
     except (TypeError, ValueError, KeyError) as e: raise TrainConfigError(f"--schedule {args.schedule!r} --T {args.T}: {e}") from None
     return model, sched
 
+# %% ../nbs/05_training.ipynb #443faa3c
 def _cli_resume(args, out, want):
     if not args.resume:
         if (ck := latest_checkpoint(out)) is not None:
@@ -691,6 +762,17 @@ def _cli_resume(args, out, want):
     try: check_compatible(json.loads((ck / 'config.json').read_text()), want, str(ck))
     except ValueError as e: raise TrainConfigError(f"--resume: {e}") from None
     return ck
+
+# %% ../nbs/05_training.ipynb #b1fb4980
+def _cli_data(args, data_dir, model):
+    "The training images, and with `--classes` their labels (else None); a failure is a `TrainConfigError`."
+    labels = None
+    if args.classes:
+        try: imgs, labels, classes = load_flowers_labelled('train', args.res, data_dir=data_dir, limit=args.limit)
+        except (FileNotFoundError, ValueError) as e: raise TrainConfigError(f"--classes: {e}") from None
+        if len(classes) > model.num_classes: raise TrainConfigError(f"--classes: {len(classes)} class folders but num_classes={model.num_classes}")
+    else: imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
+    return imgs, labels
 
 # %% ../nbs/05_training.ipynb #1e37ebd2
 def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
@@ -703,12 +785,7 @@ def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
     out = check_out_dir(args.out)
     want = dict(model=model_config(model), schedule=_jsonify(sched.config), target=args.target, resolution=args.res, channels=3)
     resume = _cli_resume(args, out, want)
-    labels = None
-    if args.classes:
-        try: imgs, labels, classes = load_flowers_labelled('train', args.res, data_dir=data_dir, limit=args.limit)
-        except (FileNotFoundError, ValueError) as e: raise TrainConfigError(f"--classes: {e}") from None
-        if len(classes) > model.num_classes: raise TrainConfigError(f"--classes: {len(classes)} class folders but num_classes={model.num_classes}")
-    else: imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
+    imgs, labels = _cli_data(args, data_dir, model)
     try:
         tr = Trainer(model, imgs, sched, **{k: getattr(args, k) for k in train_settings()}, out_dir=out, labels=labels,
                      progress='text' if args.progress else False)
@@ -717,6 +794,7 @@ def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
     except OSError as e: raise TrainConfigError(f"--out {args.out}: cannot create it ({e})") from None
     return tr, dict(steps=args.steps, epochs=args.epochs, resume=resume)
 
+# %% ../nbs/05_training.ipynb #b997b8e4
 def train_cli(argv=None): # command-line words (default: sys.argv[1:])
     "The console script `diffusion_nb_train` (see `--help`)."
     try: tr, kw = trainer_from_args(argv)
