@@ -15,17 +15,18 @@ from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
 from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS
-from .runtime import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights
+from .runtime import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights, SCALE_SUFFIX, quantize_int8, dequantize_state
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'PretrainedError', 'save_pretrained',
-           'read_config', 'load_weights', 'resolve_pretrained', 'DiffusionPipeline', 'load_pretrained', 'generate',
-           'generate_cli', 'WEIGHTS_DIR', 'list_pretrained']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'INT8_MIN_NUMEL', 'PretrainedError',
+           'save_pretrained', 'read_config', 'load_weights', 'resolve_pretrained', 'DiffusionPipeline',
+           'load_pretrained', 'generate', 'generate_cli', 'WEIGHTS_DIR', 'list_pretrained']
 
 # %% ../nbs/07_pretrained.ipynb #3fcd7d9e
 FORMAT, FORMAT_VERSION = 'diffusion_nb', 1
 CONFIG_NAME, WEIGHTS_NAME, EMA_NAME = 'config.json', 'model.safetensors', 'ema.safetensors'
-DTYPES = {'float32': torch.float32, 'float16': torch.float16}
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'int8': torch.int8}  # int8: see `quantize_int8` in 04b_runtime
+INT8_MIN_NUMEL = 65_536  # with dtype='int8', smaller matrices and kernels stay float16 (measured below)
 _all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in runtime (fine-tuning finds them too), re-exported here
 
 class PretrainedError(ValueError):
@@ -52,10 +53,15 @@ def _config_text(model, schedule, target, resolution, dtype, meta):
     try: return json.dumps(cfg, indent=1)
     except TypeError as e: raise ValueError(f"config.json must be JSON: {e}") from None
 
-def _weights_as(model, dtype):
-    "A CPU copy of the model's state dict, floats in float16 when `dtype` is 'float16'."
+def _weights_as(model, dtype, int8_min_numel=INT8_MIN_NUMEL):
+    "A CPU copy of the model's state dict: floats in float16 for 'float16'; for 'int8', large matrices and kernels in int8, the rest float16."
     sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    return {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()} if dtype == 'float16' else sd
+    if dtype == 'float32': return sd
+    out = {}
+    for k, v in sd.items():
+        if dtype == 'int8' and v.is_floating_point() and v.dim() >= 2 and v.numel() >= int8_min_numel: out[k], out[k + SCALE_SUFFIX] = quantize_int8(v)
+        else: out[k] = v.half() if v.is_floating_point() else v
+    return out
 
 # %% ../nbs/07_pretrained.ipynb #95b8f58d
 def save_pretrained(path,                  # the folder to write (created if needed)
@@ -63,13 +69,14 @@ def save_pretrained(path,                  # the folder to write (created if nee
                     schedule:NoiseSchedule,# the noise schedule it was trained with
                     target:str='eps',      # what it predicts: 'eps', 'x0' or 'v'
                     resolution:int=32,     # the image size it was trained at
-                    dtype:str='float32',   # 'float32', or 'float16' to halve the file (loaded back as float32)
+                    dtype:str='float32',   # 'float32'; 'float16' halves the file, 'int8' quarters it (loaded back as float32)
+                    int8_min_numel:int=INT8_MIN_NUMEL, # with 'int8': matrices and kernels with fewer elements stay float16
                     **meta,                # more JSON-able fields for config.json, e.g. steps=..., dataset=...
                    ) -> Path:
     "Write `model` as `path/config.json` + `path/model.safetensors`; returns `path`."
     check_choice('target', target, TARGETS); check_choice('dtype', dtype, DTYPES)
     _check_res(resolution, model)
-    text, sd = _config_text(model, schedule, target, resolution, dtype, meta), _weights_as(model, dtype)
+    text, sd = _config_text(model, schedule, target, resolution, dtype, meta), _weights_as(model, dtype, check_int('int8_min_numel', int8_min_numel, lo=0))
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     write_atomic(path / WEIGHTS_NAME, lambda p: save_file(sd, str(p), metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)}))
     write_atomic(path / CONFIG_NAME, lambda p: p.write_text(text))
@@ -100,8 +107,10 @@ def read_config(path, # a pretrained or checkpoint folder
 def _read_weights(f) -> dict:
     "The tensors of safetensors file `f`, with a clear error for a missing, truncated or corrupt file."
     if not Path(f).is_file(): raise PretrainedError(f"{f} not found")
-    try: return load_file(str(f))
+    try: sd = load_file(str(f))
     except Exception as e: raise PretrainedError(f"{f} is not a readable safetensors file (truncated or corrupt?): {e}") from None
+    try: return dequantize_state(sd)   # int8 files: float32 again
+    except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
 
 # %% ../nbs/07_pretrained.ipynb #9270da56
 def load_weights(model:torch.nn.Module, # the model config.json built
@@ -196,7 +205,7 @@ def __call__(self:DiffusionPipeline,
 @patch
 def save_pretrained(self:DiffusionPipeline,
                     path,                # the folder to write (created if needed)
-                    dtype:str='float32', # 'float32', or 'float16' to halve the file
+                    dtype:str='float32', # 'float32', 'float16' (half the file) or 'int8' (a quarter)
                     **meta,              # more JSON-able fields for config.json (they override the loaded ones)
                    ) -> Path:
     "Save this pipeline's model in the pretrained format."

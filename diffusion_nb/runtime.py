@@ -13,9 +13,10 @@ import diffusion_nb
 from .data import check_choice
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CKPT_FILES', 'CKPT_RE', 'WEIGHTS_DIR', 'CancelFitException', 'Callback', 'run_cbs', 'pick_device',
-           'cpu_native_bf16', 'resolve_precision', 'precision_context', 'is_complete', 'list_checkpoints',
-           'latest_checkpoint', 'list_pretrained', 'find_weights']
+__all__ = ['PRECISIONS', 'CKPT_FILES', 'CKPT_RE', 'WEIGHTS_DIR', 'SCALE_SUFFIX', 'CancelFitException', 'Callback', 'run_cbs',
+           'pick_device', 'cpu_native_bf16', 'resolve_precision', 'precision_context', 'is_complete',
+           'list_checkpoints', 'latest_checkpoint', 'list_pretrained', 'find_weights', 'quantize_int8',
+           'dequantize_int8', 'dequantize_state']
 
 # %% ../nbs/04b_runtime.ipynb #d45b6454
 class CancelFitException(Exception):
@@ -133,3 +134,36 @@ def find_weights(src, # a shipped model's name, a folder with config.json (pretr
     if str(src) in (known := list_pretrained()): return WEIGHTS_DIR / str(src)
     raise FileNotFoundError(f"unknown model {str(src)!r}: not a folder, and not a shipped model; known models: "
                             f"{', '.join(known) if known else 'none shipped yet'} (or pass a folder with config.json)")
+
+# %% ../nbs/04b_runtime.ipynb #3eb117e5
+SCALE_SUFFIX = '.int8_scale'  # an int8 tensor `k` keeps its per-channel scales in `k + SCALE_SUFFIX`
+
+def quantize_int8(w:torch.Tensor, # a float tensor whose first axis is the output channel (dim ≥ 2)
+                 ) -> tuple:
+    "`w` as int8 `q` with one float32 scale `s` per output channel, `w ≈ q * s`."
+    s = (w.detach().float().flatten(1).abs().amax(1) / 127).clamp_min(1e-12)      # s_c = max|w_c| / 127
+    q = torch.round(w.float() / s.view(-1, *[1] * (w.dim() - 1))).clamp(-127, 127)  # q = round(w / s_c)
+    return q.to(torch.int8), s
+
+# %% ../nbs/04b_runtime.ipynb #efed51de
+def dequantize_int8(q:torch.Tensor, # int8 values from `quantize_int8`
+                    s:torch.Tensor, # their per-channel scales
+                   ) -> torch.Tensor:
+    "The float32 tensor `q * s` (scales broadcast over the first axis)."
+    return q.float() * s.view(-1, *[1] * (q.dim() - 1))
+
+# %% ../nbs/04b_runtime.ipynb #1913362e
+def dequantize_state(sd:dict, # tensors read from a weights file
+                    ) -> dict:
+    "`sd` with each int8 tensor and its scales (`k + SCALE_SUFFIX`) turned back into one float32 tensor."
+    out = {}
+    for k, v in sd.items():
+        if k.endswith(SCALE_SUFFIX):
+            if k[:-len(SCALE_SUFFIX)] not in sd: raise ValueError(f"scales {k!r} belong to no tensor")
+            continue
+        s = sd.get(k + SCALE_SUFFIX)
+        if v.dtype == torch.int8 and s is None: raise ValueError(f"int8 tensor {k!r} has no scales {k + SCALE_SUFFIX!r}")
+        if s is not None and (v.dtype != torch.int8 or s.shape != v.shape[:1]):
+            raise ValueError(f"{k!r} ({v.dtype}, {tuple(v.shape)}) does not match its scales {tuple(s.shape)}")
+        out[k] = dequantize_int8(v, s) if s is not None else v
+    return out

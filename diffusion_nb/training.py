@@ -19,7 +19,7 @@ from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
 from .attention_unet import MODELS, build_model, count_params, upgrade_model_config
 from .runtime import CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
-from .runtime import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoint, find_weights
+from .runtime import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoint, find_weights, dequantize_state
 
 # %% auto #0
 __all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',
@@ -511,7 +511,7 @@ def init_weights(model:nn.Module, # the model to fill; its config must equal the
     if bad := _diff(saved.get('name'), mine['name'], 'model.name') or _diff(saved, mine, 'model'): raise ValueError(f"{path} holds another model than this one: " + '; '.join(bad))
     f = next((path / n for n in ('ema.safetensors', 'model.safetensors') if (path / n).is_file()), None)
     if f is None: raise FileNotFoundError(f"{path} has no ema.safetensors or model.safetensors to start from")
-    want, sd = model.state_dict(), load_file(f)
+    want, sd = model.state_dict(), dequantize_state(load_file(f))   # int8 files: float32 again
     if adds_classes: sd |= {k: v for k, v in want.items() if k.startswith('class_emb.')}   # kept at zero: the model starts as the source
     model.load_state_dict({k: v.to(want[k].dtype) if k in want else v for k, v in sd.items()})  # strict: same names and shapes
     return path

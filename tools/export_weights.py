@@ -1,6 +1,6 @@
-"""Turn a training run into a shipped model: EMA weights in float16, config.json, loss.json and a README model card.
+"""Turn a training run into a shipped model: EMA weights in float16 (or int8), config.json, loss.json and a README model card.
 
-    python tools/export_weights.py RUN_DIR NAME --command "diffusion_nb_train ..." [--hardware "..."] [--notes "..."]
+    python tools/export_weights.py RUN_DIR NAME --command "diffusion_nb_train ..." [--dtype int8] [--hardware "..."] [--notes "..."]
 
 Writes diffusion_nb/weights/NAME/. Facts on the card (steps, images seen, wall time, loss) are read from the run's newest
 complete checkpoint and its log.jsonl; wall time sums the gaps between log lines, leaving out pauses over 10 minutes
@@ -9,7 +9,7 @@ complete checkpoint and its log.jsonl; wall time sums the gaps between log lines
 import argparse, json, math
 from pathlib import Path
 
-from diffusion_nb.pretrained import WEIGHTS_DIR, load_pretrained, save_pretrained
+from diffusion_nb.pretrained import WEIGHTS_DIR, INT8_MIN_NUMEL, load_pretrained, save_pretrained
 from diffusion_nb.simple_unet import count_params
 from diffusion_nb.runtime import latest_checkpoint
 from diffusion_nb.training import read_log
@@ -40,7 +40,7 @@ def loss_curve(log:list, every:int=100) -> dict:
 CARD = """# {name}
 
 A DDPM {origin} on Oxford Flowers-102 (train split only, 7,370 images, {res} × {res} px, random flips)
-with diffusion_nb's own `diffusion_nb_train`. EMA weights (decay {ema}), stored in float16 ({mb:.1f} MB); {params:,} parameters.
+with diffusion_nb's own `diffusion_nb_train`. EMA weights (decay {ema}), stored in {stored} ({mb:.1f} MB); {params:,} parameters.
 
 {steps} steps of batch {bs} = {images:,} images seen ({epochs} epochs) in {hours:.2f} hours of training wall time on
 {hardware}.
@@ -64,6 +64,7 @@ def main(argv=None):
     p.add_argument('--command', required=True, help='the training command, as given to the card')
     p.add_argument('--hardware', default='2 CPU cores (AMD EPYC, AVX2 without AVX-512 or bfloat16 units), one thread, float32, beside other work')
     p.add_argument('--notes', default='', help='more Markdown for the card')
+    p.add_argument('--dtype', choices=('float16', 'int8'), default='float16', help='how the weights are stored (int8: a quarter of float32, per-channel scales)')
     p.add_argument('--dest-root', type=Path, default=WEIGHTS_DIR, help='where the NAME folder goes (default: the package)')
     a = p.parse_args(argv)
     ck = latest_checkpoint(a.run)
@@ -73,14 +74,14 @@ def main(argv=None):
     facts, log = run_facts(a.run, ck, cfg)
     params = count_params(pipe.model)
     pipe_dest = save_pretrained(
-        dest, pipe.model, pipe.schedule, pipe.target, pipe.resolution, dtype='float16',
+        dest, pipe.model, pipe.schedule, pipe.target, pipe.resolution, dtype=a.dtype,
         loss=cfg.get('loss'), min_snr_gamma=cfg.get('min_snr_gamma'), train=cfg.get('train'), channels=cfg.get('channels', 3),
         dataset=f'Oxford Flowers-102, train split (7,370 images), {pipe.resolution} px', weights=f"EMA (decay {cfg['train']['ema_decay']})",
         training=dict(name=a.name, **facts, params=params, command=a.command, hardware=a.hardware))
     (dest / 'loss.json').write_text(json.dumps(loss_curve(log)))
     t = cfg['train']
     (dest / 'README.md').write_text(CARD.format(
-        name=a.name, origin=(f"fine-tuned from `{Path(t['init']).name}` (its EMA weights)" if t.get('init') else 'trained from scratch'),
+        name=a.name, stored=dict(float16='float16', int8=f'int8 (matrices of ≥ {INT8_MIN_NUMEL:,} elements, a float32 scale per output channel; the rest float16), loaded back as float32')[a.dtype], origin=(f"fine-tuned from `{Path(t['init']).name}` (its EMA weights)" if t.get('init') else 'trained from scratch'),
         res=pipe.resolution, decay='cosine decay' if t['cosine'] else 'constant', ema=t['ema_decay'], mb=(dest / 'model.safetensors').stat().st_size / 1e6, params=params,
         steps=facts['steps'], bs=t['bs'], images=facts['images_seen'], epochs=facts['epochs'], hours=facts['wall_hours'],
         hardware=a.hardware, sched=cfg['schedule']['kind'], T=cfg['schedule']['T'], loss=cfg.get('loss', '?').upper(),
