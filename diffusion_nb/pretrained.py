@@ -15,7 +15,7 @@ from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
 from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS
-from .runtime import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights, SCALE_SUFFIX, quantize_int8, dequantize_state
+from .runtime import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights, SCALE_SUFFIX, quantize_state, dequantize_state
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'INT8_MIN_NUMEL', 'PretrainedError',
@@ -56,12 +56,8 @@ def _config_text(model, schedule, target, resolution, dtype, meta):
 def _weights_as(model, dtype, int8_min_numel=INT8_MIN_NUMEL):
     "A CPU copy of the model's state dict: floats in float16 for 'float16'; for 'int8', large matrices and kernels in int8, the rest float16."
     sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    if dtype == 'float32': return sd
-    out = {}
-    for k, v in sd.items():
-        if dtype == 'int8' and v.is_floating_point() and v.dim() >= 2 and v.numel() >= int8_min_numel: out[k], out[k + SCALE_SUFFIX] = quantize_int8(v)
-        else: out[k] = v.half() if v.is_floating_point() else v
-    return out
+    if dtype == 'int8': return quantize_state(sd, int8_min_numel)
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()} if dtype == 'float16' else sd
 
 # %% ../nbs/07_pretrained.ipynb #95b8f58d
 def save_pretrained(path,                  # the folder to write (created if needed)

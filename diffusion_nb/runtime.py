@@ -16,7 +16,7 @@ from .data import check_choice
 __all__ = ['PRECISIONS', 'CKPT_FILES', 'CKPT_RE', 'WEIGHTS_DIR', 'SCALE_SUFFIX', 'CancelFitException', 'Callback', 'run_cbs',
            'pick_device', 'cpu_native_bf16', 'resolve_precision', 'precision_context', 'is_complete',
            'list_checkpoints', 'latest_checkpoint', 'list_pretrained', 'find_weights', 'quantize_int8',
-           'dequantize_int8', 'dequantize_state']
+           'dequantize_int8', 'quantize_state', 'dequantize_state']
 
 # %% ../nbs/04b_runtime.ipynb #d45b6454
 class CancelFitException(Exception):
@@ -151,6 +151,17 @@ def dequantize_int8(q:torch.Tensor, # int8 values from `quantize_int8`
                    ) -> torch.Tensor:
     "The float32 tensor `q * s` (scales broadcast over the first axis)."
     return q.float() * s.view(-1, *[1] * (q.dim() - 1))
+
+# %% ../nbs/04b_runtime.ipynb #bd18daa6
+def quantize_state(sd:dict,          # a model's state dict
+                   min_numel:int=0,  # matrices and kernels with fewer elements stay float16
+                  ) -> dict:
+    "`sd` for an int8 file: each float matrix or kernel of ≥ `min_numel` elements as int8 + scales, other floats float16."
+    out = {}
+    for k, v in sd.items():
+        if v.is_floating_point() and v.dim() >= 2 and v.numel() >= min_numel: out[k], out[k + SCALE_SUFFIX] = quantize_int8(v)
+        else: out[k] = v.half() if v.is_floating_point() else v
+    return out
 
 # %% ../nbs/04b_runtime.ipynb #1913362e
 def dequantize_state(sd:dict, # tensors read from a weights file
