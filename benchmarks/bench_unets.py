@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from diffusion_nb.attention_unet import MODELS, build_model, count_params
-from diffusion_nb.runtime import cpu_native_bf16, resolve_precision
+from diffusion_nb.core import cpu_native_bf16, resolve_precision
 
 # ---------------------------------------------------------------------------------------------- machine, sgemm
 

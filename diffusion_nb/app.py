@@ -10,7 +10,9 @@ import torch
 import ipywidgets as W
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, check_choice, image_grid, class_names
+from .core import check_int, check_choice
+from .images import image_grid
+from .data import class_names
 from .sampling import sample, to_output, SAMPLERS
 from .pretrained import load_pretrained, list_pretrained
 

@@ -13,9 +13,8 @@ from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .simple_unet import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config
-from .simple_unet import SimpleUNet, SeedSimpleUNet, ClassEmbedding, unet_embedding
-from .data import is_int, check_int, check_num, check_choice
+from .simple_unet import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config, SimpleUNet, SeedSimpleUNet, ClassEmbedding, unet_embedding
+from .core import is_int, check_int, check_num, check_choice
 
 # %% ../nbs/04_attention_unet.ipynb #616791f2
 _all_ = ['count_params', 'stage_table', 'SimpleUNet', 'SeedSimpleUNet']  # re-exported: one import gives every model

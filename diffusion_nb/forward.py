@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from torch.nn import functional as F
-from .data import check_choice
+from .core import check_choice
 from .schedules import NoiseSchedule
 
 # %% auto #0

@@ -13,8 +13,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 import diffusion_nb
-from .data import load_flowers, find_data_dir, to_float, to_uint8, flowers_cache_path, _save_atomic
-from .data import as_uint8, image_grid, check_int, check_num, check_choice, load_flowers_labelled, class_id, class_names
+from .data import load_flowers, find_data_dir, flowers_cache_path, load_flowers_labelled, class_id, class_names
+from .images import to_float, to_uint8, as_uint8, image_grid
+from .core import save_safetensors, check_int, check_num, check_choice
 
 # %% auto #0
 __all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats',
@@ -108,7 +109,7 @@ def as_uint8_images(ims, # uint8 (N,3,H,W) tensor, uint8 (N,H,W,3) array, [0, 1]
         lo, hi = ims.min().item(), ims.max().item()   # a metric must not silently clamp [-1, 1] images
         if lo < -1e-3 or hi > 1 + 1e-3:
             raise ValueError(f"float images must be in [0, 1] (as sample(..., output='tensor') gives); got values in [{lo:.3g}, {hi:.3g}]. "
-                             "For [-1, 1] images use diffusion_nb.data.to_uint8 first")
+                             "For [-1, 1] images use diffusion_nb.images.to_uint8 first")
     u = as_uint8(ims)
     if u.shape[1] != 3: raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(u.shape)}")
     return u
@@ -369,7 +370,7 @@ def _disk_features(split, res, extractor, limit, data_dir, cache_dir, disk_cache
     feats = _load_features(f, extractor) if disk_cache else None
     if feats is None:
         feats = extractor(load_flowers(split, res, data_dir=data_dir, limit=limit, cache_dir=cache_dir))
-        if disk_cache: _save_atomic({"features": feats.float().contiguous()}, f, {"extractor": repr(extractor)})
+        if disk_cache: save_safetensors({"features": feats.float().contiguous()}, f, {"extractor": repr(extractor)})
     return feats
 
 # %% ../nbs/08_evaluation.ipynb #efb677da

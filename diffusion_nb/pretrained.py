@@ -10,12 +10,13 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
-from .data import write_atomic, check_int, check_choice, as_uint8, to_pil, image_grid
+from .core import write_atomic, check_int, check_choice, PRECISIONS
+from .images import as_uint8, to_pil, image_grid
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .attention_unet import model_from_config, MODELS
 from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS
-from .runtime import WEIGHTS_DIR, PRECISIONS, list_pretrained, find_weights, SCALE_SUFFIX, quantize_state, dequantize_state
+from .storage import WEIGHTS_DIR, list_pretrained, find_weights, SCALE_SUFFIX, quantize_state, dequantize_state
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'INT8_MIN_NUMEL', 'PretrainedError',
@@ -25,9 +26,9 @@ __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME'
 # %% ../nbs/07_pretrained.ipynb #3fcd7d9e
 FORMAT, FORMAT_VERSION = 'diffusion_nb', 1
 CONFIG_NAME, WEIGHTS_NAME, EMA_NAME = 'config.json', 'model.safetensors', 'ema.safetensors'
-DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'int8': torch.int8}  # int8: see `quantize_int8` in 04b_runtime
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'int8': torch.int8}  # int8: see `quantize_int8` in 04b_storage
 INT8_MIN_NUMEL = 65_536  # with dtype='int8', smaller matrices and kernels stay float16 (measured below)
-_all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in runtime (fine-tuning finds them too), re-exported here
+_all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in storage (fine-tuning finds them too), re-exported here
 
 class PretrainedError(ValueError):
     "A pretrained folder or file that cannot be loaded: missing, corrupt, truncated, or not matching its config."

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.basics import patch
-from .data import check_int, check_num, check_choice, to_uint8, to_pil, image_grid, class_id, class_names, is_int
+from .core import check_int, check_num, check_choice, is_int, Callback, resolve_precision, precision_context
+from .images import to_uint8, to_pil, image_grid
+from .data import class_id, class_names
 from .forward import TARGETS
-from .runtime import Callback, resolve_precision, precision_context
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'Sampler', 'DDPMSampler', 'ddim_timesteps', 'DDIMSampler',

@@ -8,7 +8,7 @@ import math, inspect
 import torch
 from torch.nn import functional as F
 from fastcore.basics import store_attr, patch
-from .data import check_int, check_num
+from .core import check_int, check_num
 
 # %% auto #0
 __all__ = ['BETA_SCHEDULES', 'SCHEDULE_BUFFERS', 'linear_betas', 'quadratic_betas', 'cosine_betas', 'sigmoid_betas',
@@ -152,7 +152,8 @@ def _check_t(t, T):
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise TypeError(f"timesteps must be integers, got dtype {t.dtype}")
     t = t.reshape(-1)
-    if t.numel() and (t.min() < 0 or t.max() >= T):
+    # the range check reads values: done for CPU timesteps only, so no step waits on a GPU (an out-of-range index fails there anyway)
+    if t.numel() and t.device.type == 'cpu' and (t.min() < 0 or t.max() >= T):
         bad = t[(t < 0) | (t >= T)]
         raise ValueError(f"timesteps must be in [0, {T}) i.e. 0..{T-1}; got {bad[:5].tolist()}")
     return t

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .data import check_int
+from .core import check_int
 
 # %% ../nbs/03_simple_unet.ipynb #5f1a0a73
 def timestep_embedding(

@@ -14,12 +14,13 @@ from fastcore.basics import store_attr, patch
 from fastcore.docments import docments
 from tqdm import tqdm as tqdm_text
 from tqdm.auto import tqdm as tqdm_auto
-from .data import load_flowers, find_data_dir, to_float, check_int, check_num, check_choice, load_flowers_labelled, flower_names
+from .data import load_flowers, find_data_dir, load_flowers_labelled, flower_names
+from .images import to_float
+from .core import check_int, check_num, check_choice, CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
 from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
 from .attention_unet import MODELS, build_model, count_params, upgrade_model_config
-from .runtime import CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
-from .runtime import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoint, find_weights, dequantize_state
+from .storage import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoint, find_weights, dequantize_state
 
 # %% auto #0
 __all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',

@@ -18,7 +18,7 @@ import torch
 from diffusion_nb.pretrained import load_pretrained, resolve_pretrained, WEIGHTS_NAME, INT8_MIN_NUMEL
 from diffusion_nb.metrics import generate_images, get_extractor
 from diffusion_nb.data import load_flowers
-from diffusion_nb.runtime import precision_context
+from diffusion_nb.core import precision_context
 
 def eps_error(pipe, q, precision='fp32') -> float:
     "Relative RMS difference of one network call of `q` (in `precision`) against `pipe`'s in float32: 16 noise images at t = 10, 50, 150, 280 (× 4)."

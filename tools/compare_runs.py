@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from export_weights import run_facts
 import torch, torch.nn.functional as F
-from diffusion_nb.data import load_flowers, to_float, to_uint8
+from diffusion_nb.data import load_flowers
+from diffusion_nb.images import to_float, to_uint8
 from diffusion_nb.pretrained import load_pretrained, resolve_pretrained
 from diffusion_nb.metrics import generate_images, get_extractor, image_metrics, real_features
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from diffusion_nb.pretrained import WEIGHTS_DIR, INT8_MIN_NUMEL, load_pretrained, save_pretrained
 from diffusion_nb.simple_unet import count_params
-from diffusion_nb.runtime import latest_checkpoint
+from diffusion_nb.storage import latest_checkpoint
 from diffusion_nb.training import read_log
 
 PAUSE_S = 600  # a gap between two log lines longer than this is a stop, not training time
