@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from diffusion_nb.attention_unet import MODELS, build_model, count_params
+from diffusion_nb.models import MODELS, build_model, count_params
 from diffusion_nb.core import cpu_native_bf16, resolve_precision
 
 # ---------------------------------------------------------------------------------------------- machine, sgemm

@@ -186,8 +186,8 @@ def _step_done(self:FlowerGenerator, i, n_steps, t):
 def generate(self:FlowerGenerator):
     "Sample with the current settings; fill the progress bar, the grid and the scrubber. Errors propagate."
     self._check_settings()
-    p, ddpm = self.pipeline(), self.sampler.value == 'ddpm'
-    s = p.sampler(self.sampler.value, None if ddpm else self.steps.value, self.eta.value if self.sampler.value == 'ddim' else 0.)
+    p, kind = self.pipeline(), self.sampler.value
+    s = p.sampler(kind, steps=None if kind == 'ddpm' else self.steps.value, eta=self.eta.value if kind == 'ddim' else 0.)
     k = min(self.frames.value, len(s))
     self.progress.max, self.progress.value, self.progress.description = len(s), 0, f"0 / {len(s)}"
     cond = dict(y=self.klass.value, guidance=self.guidance.value) if self.klass.value >= 0 else {}   # -1: no class

@@ -15,7 +15,9 @@ from fastcore.basics import patch
 import diffusion_nb
 from .data import load_flowers, find_data_dir, flowers_cache_path, load_flowers_labelled, class_id, class_names
 from .images import to_float, to_uint8, as_uint8, image_grid
-from .core import save_safetensors, check_int, check_num, check_choice
+from .core import write_atomic, save_safetensors, check_int, check_num, check_choice
+from .storage import state_dict_as, read_weights
+from .sampling import SAMPLER_FIELDS, add_sampler_flags, args_sampler_config
 
 # %% auto #0
 __all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'SAMPLER_SETTINGS', 'REAL_ROW', 'feature_stats',
@@ -213,12 +215,9 @@ def save_feature_net(net:FlowersNet, # the trained network
                      **meta, # more json-able facts to record (accuracy, training time, ...)
                     )->Path: # the safetensors file written
     "Save a `FlowersNet` as float16 safetensors plus a JSON description"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().half().contiguous() for k, v in net.state_dict().items() if v.is_floating_point()}
-    save_file(sd, str(path.with_suffix(".safetensors")), metadata=dict(format="diffusion_nb.metrics.FlowersNet"))
-    info = dict(model=net.config, resolution=FEATURE_RES, input="RGB in [-1, 1]", dtype="float16", **meta)
-    path.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
-    return path.with_suffix(".safetensors")
+    path, info = Path(path), dict(model=net.config, resolution=FEATURE_RES, input="RGB in [-1, 1]", dtype="float16", **meta)
+    write_atomic(path.with_suffix(".json"), lambda p: p.write_text(json.dumps(info, indent=1) + "\n"))
+    return save_safetensors(state_dict_as(net, "float16"), path.with_suffix(".safetensors"), metadata=dict(format="diffusion_nb.metrics.FlowersNet"))
 
 # %% ../nbs/08_evaluation.ipynb #b68ca954
 def load_feature_net(path=None, # file stem or .safetensors file (default: the shipped flowers32)
@@ -229,7 +228,7 @@ def load_feature_net(path=None, # file stem or .safetensors file (default: the s
     if not st.is_file() or not js.is_file(): raise FileNotFoundError(f"no feature network at {st} (+ {js.name})")
     info = json.loads(js.read_text())
     net = FlowersNet(**info["model"])
-    missing, unexpected = net.load_state_dict({k: v.float() for k, v in load_file(str(st)).items()}, strict=False)
+    missing, unexpected = net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in read_weights(st).items()}, strict=False)
     if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
         raise ValueError(f"{st} does not match the architecture in {js.name}: missing {missing}, unexpected {unexpected}")
     return net.eval(), info
@@ -476,13 +475,13 @@ def evaluate_sampler(pipe, # a DiffusionPipeline
                      seed:int=0, # seeds generation and the KID subsets
                      kid_subsets:int=100, # KID subsets
                      keep:int=0, # also return the first `keep` generated images (uint8) under 'images'
-                     **settings, # sampler settings: sampler='ddim', steps=50, eta=0., ...
+                     **settings, # SamplerConfig fields (sampler='ddim', steps=50, eta=0., ...) and the pipe's other settings (precision, ...)
                     )->dict: # fid, kid, kid_std, sec_per_image, steps, n_fake, n_real, extractor (and images)
     "Generate `n` images with one sampler setting and return FID, KID (mean ± std) and seconds per image"
     extractor = extractor or get_extractor()
     if real is None: real = real_features("test", pipe.resolution, extractor)
     ims, spi = generate_images(pipe, n, bs, seed, **settings)
-    steps = len(pipe.sampler(**settings)) if hasattr(pipe, "sampler") else settings.get("steps")
+    steps = len(pipe.sampler(**{k: v for k, v in settings.items() if k in SAMPLER_FIELDS})) if hasattr(pipe, "sampler") else settings.get("steps")
     r = dict(**image_metrics(ims, real, extractor, kid_subsets, seed=seed), sec_per_image=spi, steps=steps)
     return dict(r, images=ims[:keep]) if keep else r
 
@@ -538,11 +537,10 @@ def evaluate_table(pipes:dict, # {model name: DiffusionPipeline}
 
 # %% ../nbs/08_evaluation.ipynb #d9d7e60c
 def _add_scoring_flags(p): # an ArgumentParser
-    "`diffusion_nb_evaluate`'s flags after the sampler's: images, batches, seed, device, features, split, KID, guidance, JSON."
+    "`diffusion_nb_evaluate`'s own flags: images, batches, seed, features, split, KID, guidance, JSON."
     p.add_argument("--n", type=int, default=1000, help="images to generate (default 1000)")
     p.add_argument("--bs", type=int, default=100, help="images per generation batch (default 100)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default cpu)")
     p.add_argument("--features", nargs="+", choices=EXTRACTORS, default=["inception"], help="feature spaces (default inception)")
     p.add_argument("--split", choices=("test", "train"), default="test", help="the real images compared with (default test)")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
@@ -554,17 +552,12 @@ def _add_scoring_flags(p): # an ArgumentParser
 
 # %% ../nbs/08_evaluation.ipynb #48ad9389
 def _evaluate_parser():
-    "`diffusion_nb_evaluate`'s argument parser."
+    "`diffusion_nb_evaluate`'s argument parser: the model and the scoring flags, then the sampling flags it shares with `diffusion_nb_generate`."
     from diffusion_nb.pretrained import list_pretrained
-    from diffusion_nb.sampling import SAMPLERS, SPACINGS
     p = argparse.ArgumentParser(prog="diffusion_nb_evaluate", description="FID and KID of a model's samples against real Flowers-102 images.")
     p.add_argument("--model", required=True, help=f"a shipped model's name ({', '.join(list_pretrained())}) or a folder")
-    p.add_argument("--sampler", choices=SAMPLERS, default="ddim")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the sampler's)")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta in [0, 1]")
-    p.add_argument("--order", type=int, choices=(1, 2, 3), default=2, help="DPM-Solver++ order")
-    p.add_argument("--spacing", choices=SPACINGS, default=None, help="timestep spacing (default: the sampler's)")
-    return _add_scoring_flags(p)
+    return add_sampler_flags(_add_scoring_flags(p))
+
 
 # %% ../nbs/08_evaluation.ipynb #6bdc42f7
 def evaluate_cli(argv=None): # command-line words (default: sys.argv[1:])
@@ -584,11 +577,11 @@ def _evaluate(a): # the parsed arguments of evaluate_cli
     if a.n < 2 or a.bs < 1: raise ValueError(f"--n {a.n} --bs {a.bs}: FID needs at least 2 images, batches at least 1")
     exts = [get_extractor(name, device=a.device, progress=True) for name in a.features]   # fail before generating
     pipe = load_pretrained(a.model, device=a.device)
-    settings = dict(sampler=a.sampler, steps=a.steps, eta=a.eta, spacing=a.spacing, order=a.order)
+    settings = vars(args_sampler_config(a))
     n_steps = len(pipe.sampler(**settings))                                                # checks the settings too
     if a.guidance: return _evaluate_guidance(a, pipe, exts[0], settings, n_steps)
-    ims, spi = generate_images(pipe, a.n, a.bs, a.seed, **settings)
-    row = dict(model=str(a.model), **settings, steps_run=n_steps, n=a.n, seed=a.seed, split=a.split,
+    ims, spi = generate_images(pipe, a.n, a.bs, a.seed, precision=a.precision, **settings)
+    row = dict(model=str(a.model), **settings, precision=a.precision, steps_run=n_steps, n=a.n, seed=a.seed, split=a.split,
                resolution=pipe.resolution, sec_per_image=round(spi, 4))
     for e in exts:
         r = image_metrics(ims, real_features(a.split, pipe.resolution, e), e, a.kid_subsets, seed=a.seed)
@@ -603,9 +596,9 @@ def _evaluate_guidance(a, pipe, extractor, settings, n_steps):
     print(f"{pipe.model.num_classes if getattr(pipe.model, 'num_classes', 0) else 0} classes x {a.per_class} images per scale, "
           f"{a.sampler} {n_steps} steps; FID/KID with {extractor.name} against the test split", flush=True)
     t = guidance_table(pipe, a.guidance, a.per_class, extractor, name=str(a.model), keep=0, progress=True,
-                       bs=a.bs, seed=a.seed, kid_subsets=a.kid_subsets, **settings)
+                       bs=a.bs, seed=a.seed, kid_subsets=a.kid_subsets, precision=a.precision, **settings)
     rows = [dict(guidance=g, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}) for (_, g), r in t.iterrows()]
-    return dict(model=str(a.model), **settings, steps_run=n_steps, per_class=a.per_class, seed=a.seed, features=extractor.name, rows=rows)
+    return dict(model=str(a.model), **settings, precision=a.precision, steps_run=n_steps, per_class=a.per_class, seed=a.seed, features=extractor.name, rows=rows)
 
 # %% ../nbs/08_evaluation.ipynb #14545f7e
 def _strips_figure(strips, labels, scale, margin, fontsize):

@@ -10,28 +10,25 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
-from .core import write_atomic, check_int, check_choice, PRECISIONS
+from .core import write_atomic, save_safetensors, check_int, check_choice
 from .images import as_uint8, to_pil, image_grid
 from .schedules import NoiseSchedule
 from .forward import TARGETS
-from .attention_unet import model_from_config, MODELS
-from .sampling import get_sampler, sample, save_gif, SAMPLERS, SPACINGS
-from .storage import WEIGHTS_DIR, list_pretrained, find_weights, SCALE_SUFFIX, quantize_state, dequantize_state
+from .models import model_from_config, MODELS
+from .sampling import SamplerConfig, SAMPLER_FIELDS, sampler_config, add_sampler_flags, args_sampler_config, sample, save_gif
+from .storage import (WEIGHTS_DIR, list_pretrained, find_weights, SCALE_SUFFIX, CONFIG_NAME, WEIGHTS_NAME, EMA_NAME, DTYPES,
+                                  INT8_MIN_NUMEL, PretrainedError, state_dict_as, load_weights)
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'INT8_MIN_NUMEL', 'PretrainedError',
-           'save_pretrained', 'read_config', 'load_weights', 'resolve_pretrained', 'DiffusionPipeline',
-           'load_pretrained', 'generate', 'generate_cli', 'WEIGHTS_DIR', 'list_pretrained']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'save_pretrained', 'read_config', 'resolve_pretrained', 'DiffusionPipeline',
+           'load_pretrained', 'generate', 'generate_cli', 'WEIGHTS_DIR', 'list_pretrained', 'CONFIG_NAME',
+           'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'INT8_MIN_NUMEL', 'PretrainedError', 'load_weights']
 
 # %% ../nbs/07_pretrained.ipynb #3fcd7d9e
 FORMAT, FORMAT_VERSION = 'diffusion_nb', 1
-CONFIG_NAME, WEIGHTS_NAME, EMA_NAME = 'config.json', 'model.safetensors', 'ema.safetensors'
-DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'int8': torch.int8}  # int8: see `quantize_int8` in 04b_storage
-INT8_MIN_NUMEL = 65_536  # with dtype='int8', smaller matrices and kernels stay float16 (measured below)
-_all_ = ['WEIGHTS_DIR', 'list_pretrained']  # defined in storage (fine-tuning finds them too), re-exported here
+# defined in storage (checkpoints, fine-tuning and the feature network read and write weights the same way), re-exported here
+_all_ = ['WEIGHTS_DIR', 'list_pretrained', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES', 'INT8_MIN_NUMEL', 'PretrainedError', 'load_weights']
 
-class PretrainedError(ValueError):
-    "A pretrained folder or file that cannot be loaded: missing, corrupt, truncated, or not matching its config."
 
 # %% ../nbs/07_pretrained.ipynb #13baa130
 def _n_down(model): return getattr(model, 'n_down', None)
@@ -54,15 +51,10 @@ def _config_text(model, schedule, target, resolution, dtype, meta):
     try: return json.dumps(cfg, indent=1)
     except TypeError as e: raise ValueError(f"config.json must be JSON: {e}") from None
 
-def _weights_as(model, dtype, int8_min_numel=INT8_MIN_NUMEL):
-    "A CPU copy of the model's state dict: floats in float16 for 'float16'; for 'int8', large matrices and kernels in int8, the rest float16."
-    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    if dtype == 'int8': return quantize_state(sd, int8_min_numel)
-    return {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()} if dtype == 'float16' else sd
 
 # %% ../nbs/07_pretrained.ipynb #95b8f58d
 def save_pretrained(path,                  # the folder to write (created if needed)
-                    model:torch.nn.Module, # a model with a config (diffusion_nb.attention_unet.MODELS)
+                    model:torch.nn.Module, # a model with a config (diffusion_nb.models.MODELS)
                     schedule:NoiseSchedule,# the noise schedule it was trained with
                     target:str='eps',      # what it predicts: 'eps', 'x0' or 'v'
                     resolution:int=32,     # the image size it was trained at
@@ -73,9 +65,9 @@ def save_pretrained(path,                  # the folder to write (created if nee
     "Write `model` as `path/config.json` + `path/model.safetensors`; returns `path`."
     check_choice('target', target, TARGETS); check_choice('dtype', dtype, DTYPES)
     _check_res(resolution, model)
-    text, sd = _config_text(model, schedule, target, resolution, dtype, meta), _weights_as(model, dtype, check_int('int8_min_numel', int8_min_numel, lo=0))
+    text, sd = _config_text(model, schedule, target, resolution, dtype, meta), state_dict_as(model, dtype, check_int('int8_min_numel', int8_min_numel, lo=0))
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    write_atomic(path / WEIGHTS_NAME, lambda p: save_file(sd, str(p), metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)}))
+    save_safetensors(sd, path / WEIGHTS_NAME, metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)})
     write_atomic(path / CONFIG_NAME, lambda p: p.write_text(text))
     return path
 
@@ -99,32 +91,6 @@ def read_config(path, # a pretrained or checkpoint folder
     except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
     if not isinstance(cfg['schedule'], dict): raise PretrainedError(f"{f}: 'schedule' must be a schedule config dict, got {cfg['schedule']!r}")
     return cfg
-
-# %% ../nbs/07_pretrained.ipynb #4bb53f31
-def _read_weights(f) -> dict:
-    "The tensors of safetensors file `f`, with a clear error for a missing, truncated or corrupt file."
-    if not Path(f).is_file(): raise PretrainedError(f"{f} not found")
-    try: sd = load_file(str(f))
-    except Exception as e: raise PretrainedError(f"{f} is not a readable safetensors file (truncated or corrupt?): {e}") from None
-    try: return dequantize_state(sd)   # int8 files: float32 again
-    except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
-
-# %% ../nbs/07_pretrained.ipynb #9270da56
-def load_weights(model:torch.nn.Module, # the model config.json built
-                 f,                     # a safetensors file
-                ) -> torch.nn.Module:
-    "Load `f` into `model` after checking keys, shapes and values; float16 files come back in the model's dtype."
-    sd, want = _read_weights(f), model.state_dict()
-    missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
-    shapes = [f"{k}: file {tuple(sd[k].shape)}, model {tuple(want[k].shape)}" for k in want if k in sd and sd[k].shape != want[k].shape]
-    if missing or extra or shapes:
-        raise PretrainedError(f"{f} does not match the model in its config.json: " + '; '.join(
-            s for s in (missing and f"{len(missing)} missing key(s) {missing[:4]}", extra and f"{len(extra)} unexpected key(s) {extra[:4]}",
-                        shapes and f"{len(shapes)} shape mismatch(es) {shapes[:3]}") if s))
-    if bad := [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]:
-        raise PretrainedError(f"{f}: non-finite values in {bad[:4]}")
-    model.load_state_dict({k: v.to(want[k].dtype) for k, v in sd.items()}, strict=True)
-    return model
 
 # %% ../nbs/07_pretrained.ipynb #7a8a91f9
 def resolve_pretrained(name_or_dir, # a shipped model's name, a pretrained folder, a checkpoint or a run folder
@@ -170,33 +136,25 @@ def __repr__(self:DiffusionPipeline):
 # %% ../nbs/07_pretrained.ipynb #e84b6419
 @patch
 def sampler(self:DiffusionPipeline,
-            sampler:str='ddim',       # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
-            steps:int|None=None,      # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T
-            eta:float=0.0,            # DDIM η in [0, 1]
-            spacing:str|None=None,    # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
-            variance:str='posterior', # DDPM variance
-            clip_x0:bool=True,        # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
-            order:int=2):             # DPM-Solver++ order: 1, 2 or 3
-    "A sampler for this model's schedule and target (see `diffusion_nb.sampling.get_sampler`)."
-    return get_sampler(sampler, self.schedule, steps, eta, spacing, variance, clip_x0, self.target, order)
+            spec='ddim',  # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+            **settings):  # SamplerConfig fields to change: steps, eta, spacing, variance, clip_x0, order
+    "A sampler for this model's schedule and target (see `diffusion_nb.sampling.SamplerConfig`)."
+    return sampler_config(spec, **settings).build(self.schedule, self.target)
+
 
 # %% ../nbs/07_pretrained.ipynb #51e9b4a9
 @patch
 def __call__(self:DiffusionPipeline,
-             n:int=8,                 # number of images
-             sampler:str='ddim',      # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
-             steps:int|None=None,     # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T
-             eta:float=0.0,           # DDIM η in [0, 1]
-             seed:int=0,              # random seed
-             spacing:str|None=None,   # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
-             variance:str='posterior',# DDPM variance
-             clip_x0:bool=True,       # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
-             output:str='pil',        # 'pil', 'uint8' or 'tensor'
-             order:int=2,             # DPM-Solver++ order: 1, 2 or 3
-             **kwargs):               # more diffusion_nb.sampling.sample arguments: progress, capture, generator, device, x
+             n:int=8,          # number of images
+             sampler='ddim',   # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+             *,
+             seed:int=0,       # random seed
+             output:str='pil', # 'pil', 'uint8' or 'tensor'
+             **kwargs):        # SamplerConfig fields (steps, eta, clip_x0, ...) and `sample`'s other arguments (precision, y, guidance, progress, ...)
     "Generate `n` images (PIL images by default)."
-    s = self.sampler(sampler, steps, eta, spacing, variance, clip_x0, order)
-    return sample(self.model, s, n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **kwargs)
+    spec = sampler_config(sampler, **{k: kwargs.pop(k) for k in SAMPLER_FIELDS if k in kwargs})
+    return sample(self.model, self.sampler(spec), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **kwargs)
+
 
 # %% ../nbs/07_pretrained.ipynb #bcbbe00f
 @patch
@@ -265,68 +223,52 @@ def _write_outputs(ims, frames, out, singles, gif, nrow, seed):
 # %% ../nbs/07_pretrained.ipynb #45f21b9a
 def generate(model:str,                # a shipped model's name, or a pretrained / checkpoint / run folder
              n:int=8,                  # number of images
-             sampler:str='ddim',       # 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
-             steps:int|None=None,      # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T
-             eta:float=0.0,            # DDIM η in [0, 1]
+             sampler='ddim',           # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+             *,
              seed:int=0,               # random seed
              out='grid.png',           # the grid image (.png, .jpg)
              singles=None,             # a folder for one PNG per image
              gif=None,                 # a GIF of the denoising
-             spacing:str|None=None,    # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
-             clip_x0:bool=True,        # clamp the predicted x0 to [-1, 1] (False: the seed's unclamped sampler)
              nrow:int|None=None,       # images per grid row
              device=None,              # 'cpu', 'cuda', ...
              gif_frames:int=20,        # frames in the GIF
              progress:bool=True,       # show a tqdm progress bar
              precision:str='fp32',     # 'fp32', 'bf16' (autocast) or 'auto' (bf16 where the device has bf16 units)
-             order:int=2,              # DPM-Solver++ order: 1, 2 or 3
              classes=None,             # a conditional model's class: one id or name for all images, or one per image
              guidance:float=1.0,       # classifier-free guidance scale (1: plain conditional, 0: unconditional)
+             **settings,               # SamplerConfig fields to change: steps, eta, spacing, variance, clip_x0, order
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
     check_int('n', n)
+    spec = sampler_config(sampler, **settings)
     out, singles, gif = _check_outputs(out, singles, gif)
     pipe = load_pretrained(model, device=device)
-    s = pipe.sampler(sampler, steps, eta, spacing, clip_x0=clip_x0, order=order)
+    n_steps = len(pipe.sampler(spec))
     from tqdm.auto import tqdm
-    with tqdm(total=len(s), desc=f"{sampler} ({len(s)} steps)", unit='step', disable=not progress, leave=False) as bar:
-        res = pipe(n, sampler, steps, eta, seed, spacing, clip_x0=clip_x0, output='tensor', order=order,
-                   progress=lambda i, k, t: bar.update(1), capture=min(gif_frames, len(s)) if gif else 0, precision=precision,
-                   y=classes, guidance=guidance)
+    with tqdm(total=n_steps, desc=f"{spec.sampler} ({n_steps} steps)", unit='step', disable=not progress, leave=False) as bar:
+        res = pipe(n, spec, seed=seed, output='tensor', progress=lambda i, k, t: bar.update(1),
+                   capture=min(gif_frames, n_steps) if gif else 0, precision=precision, y=classes, guidance=guidance)
     ims, frames = res if gif else (res, None)
     return _write_outputs(ims, frames, out, singles, gif, nrow, seed)
 
-# %% ../nbs/07_pretrained.ipynb #01edd5f4
-def _add_sampling_flags(p): # an ArgumentParser
-    "`diffusion_nb_generate`'s flags after the outputs: spacing, order, clamping, grid, device, precision, class, guidance."
-    p.add_argument('--spacing', choices=SPACINGS, default=None, help='timestep spacing (default: uniform for DDIM, trailing for DPM-Solver++)')
-    p.add_argument('--order', type=int, choices=(1, 2, 3), default=2, help='DPM-Solver++ order (default 2; dpm++sde: 1 or 2)')
-    p.add_argument('--no-clip-x0', dest='clip_x0', action='store_false',
-                   help="don't clamp the predicted x0 to [-1, 1] (the seed's sampler; clamping is on by default)")
-    p.add_argument('--nrow', type=int, default=None, help='images per grid row')
-    p.add_argument('--device', default=None, help='cpu, cuda, ... (default cpu)')
-    p.add_argument('--precision', choices=PRECISIONS, default='fp32',
-                   help='fp32 (default: the same image for a seed on every machine); bf16: bfloat16 autocast, faster where the device has bf16 units; auto: bf16 only there')
-    p.add_argument('--class', dest='classes', action='append', default=None,
-                   help="a conditional model's class, by name ('sunflower') or id; once for all images, or once per image")
-    p.add_argument('--guidance', type=float, default=1.0, help='classifier-free guidance scale (default 1: plain conditional; 0: unconditional)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    return p
 
 # %% ../nbs/07_pretrained.ipynb #66f9ddb9
 def _generate_parser():
-    "`diffusion_nb_generate`'s argument parser."
+    "`diffusion_nb_generate`'s argument parser: the model, images and outputs, then the shared sampling flags."
     p = argparse.ArgumentParser(prog='diffusion_nb_generate', description="Generate images with a pretrained diffusion_nb model.")
     p.add_argument('--model', required=True, help=f"a shipped model's name ({', '.join(list_pretrained()) or 'none shipped yet'}) or a folder")
     p.add_argument('--n', type=int, default=8, help='number of images (default 8)')
-    p.add_argument('--sampler', choices=SAMPLERS, default='ddim')
-    p.add_argument('--steps', type=int, default=None, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always uses all T')
-    p.add_argument('--eta', type=float, default=0.0, help='DDIM eta in [0, 1] (default 0: deterministic)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='grid.png', help='the grid image (default grid.png)')
     p.add_argument('--singles', default=None, help='also write one PNG per image into this folder')
     p.add_argument('--gif', default=None, help='also write a GIF of the denoising')
-    return _add_sampling_flags(p)
+    p.add_argument('--nrow', type=int, default=None, help='images per grid row')
+    p.add_argument('--class', dest='classes', action='append', default=None,
+                   help="a conditional model's class, by name ('sunflower') or id; once for all images, or once per image")
+    p.add_argument('--guidance', type=float, default=1.0, help='classifier-free guidance scale (default 1: plain conditional; 0: unconditional)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    return add_sampler_flags(p)
+
 
 # %% ../nbs/07_pretrained.ipynb #7eebe139
 def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
@@ -334,8 +276,8 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p = _generate_parser()
     a = p.parse_args(argv)
     classes = a.classes[0] if a.classes and len(a.classes) == 1 else a.classes
-    try: paths = generate(a.model, a.n, a.sampler, a.steps, a.eta, a.seed, a.out, a.singles, a.gif, a.spacing, a.clip_x0,
-                          a.nrow, a.device, progress=not a.quiet, precision=a.precision, order=a.order, classes=classes, guidance=a.guidance)
+    try: paths = generate(a.model, a.n, args_sampler_config(a), seed=a.seed, out=a.out, singles=a.singles, gif=a.gif, nrow=a.nrow,
+                          device=a.device, progress=not a.quiet, precision=a.precision, classes=classes, guidance=a.guidance)
     except (ValueError, FileNotFoundError) as e: p.exit(2, f"diffusion_nb_generate: error: {e}\n")
     print(f"wrote {paths['grid']}")
     if 'singles' in paths: print(f"wrote {len(paths['singles'])} images to {a.singles}")

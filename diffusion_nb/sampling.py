@@ -4,20 +4,21 @@
 
 # %% ../nbs/06_sampling.ipynb #1bebc9e6
 from __future__ import annotations
-import math, time
+import math, time, argparse, dataclasses
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
-from fastcore.basics import patch
-from .core import check_int, check_num, check_choice, is_int, Callback, resolve_precision, precision_context
+from fastcore.basics import patch, store_attr
+from .core import check_int, check_num, check_choice, is_int, Callback, PRECISIONS, resolve_precision, precision_context
 from .images import to_uint8, to_pil, image_grid
 from .data import class_id, class_names
 from .forward import TARGETS
 
 # %% auto #0
-__all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'Sampler', 'DDPMSampler', 'ddim_timesteps', 'DDIMSampler',
-           'DPMSolverSampler', 'get_sampler', 'Frames', 'to_output', 'class_labels', 'guided_call', 'sample',
-           'save_gif', 'SampleGridCallback']
+__all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'SAMPLER_FIELDS', 'Sampler', 'DDPMSampler', 'ddim_timesteps',
+           'DDIMSampler', 'DPMSolverSampler', 'SamplerConfig', 'sampler_config', 'get_sampler', 'add_sampler_flags',
+           'args_sampler_config', 'Frames', 'to_output', 'class_labels', 'guided_call', 'denoise', 'sample', 'save_gif',
+           'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
 SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
@@ -262,25 +263,78 @@ def step(self:DPMSolverSampler,
     return x_prev + self._sigma[t]*z, x0
 
 # %% ../nbs/06_sampling.ipynb #10941a51
-def get_sampler(name:str,               # 'ddpm', 'ddim', 'dpm++' or 'dpm++sde' (DPM-Solver++ with fresh noise)
-                sched,                  # a NoiseSchedule
-                steps:int|None=None,    # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T (None or T)
-                eta:float=0.0,          # DDIM η in [0, 1]
-                spacing:str|None=None,  # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
-                variance:str='posterior', # DDPM step variance: 'posterior' (β̃_t) or 'beta'
-                clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
-                target:str='eps',       # what the model predicts
-                order:int=2):           # DPM-Solver++ order: 1, 2 or 3 (the SDE variant: 1 or 2)
-    "A `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` from its name and settings."
-    check_choice('sampler', name, SAMPLERS)
-    if name == 'ddim': return DDIMSampler(sched, 50 if steps is None else steps, eta, spacing or 'uniform', clip_x0, target)
-    if name.startswith('dpm++'):
-        if eta: raise ValueError(f"eta={eta!r} applies to DDIM only; sampler='dpm++sde' is DPM-Solver++ with fresh noise")
-        return DPMSolverSampler(sched, 20 if steps is None else steps, order, spacing or 'trailing', name == 'dpm++sde',
-                                clip_x0=clip_x0, target=target)
-    if steps is not None and steps != sched.T:
-        raise ValueError(f"steps={steps!r}: the DDPM sampler always runs all T={sched.T} steps; use sampler='ddim' for fewer")
-    return DDPMSampler(sched, variance, clip_x0, target)
+@dataclasses.dataclass(frozen=True)
+class SamplerConfig:
+    "Which sampler and its settings: the one spec the pipeline, `generate`, the command lines, the app and the training grids share."
+    sampler:str='ddim'          # 'ddpm', 'ddim', 'dpm++' or 'dpm++sde' (DPM-Solver++ with fresh noise)
+    steps:int|None=None         # DDIM steps (default 50), DPM-Solver++ steps (default 20); DDPM runs all T (None or T)
+    eta:float=0.0               # DDIM η in [0, 1]
+    spacing:str|None=None       # timestep spacing (default: 'uniform' for DDIM, 'trailing' for DPM-Solver++)
+    variance:str='posterior'    # DDPM step variance: 'posterior' (β̃_t) or 'beta'
+    clip_x0:bool=True           # clamp the predicted x0 to [-1, 1] (False: the plain algorithms, as the original project)
+    order:int=2                 # DPM-Solver++ order: 1, 2 or 3 (the SDE variant: 1 or 2)
+
+    def __post_init__(self): check_choice('sampler', self.sampler, SAMPLERS)
+
+    def build(self, sched, # a NoiseSchedule
+              target:str='eps', # what the model predicts: 'eps', 'x0' or 'v'
+             ) -> Sampler:
+        "The `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` this spec describes, for `sched` and `target`."
+        name, steps, common = self.sampler, self.steps, dict(clip_x0=self.clip_x0, target=target)
+        if name == 'ddim': return DDIMSampler(sched, 50 if steps is None else steps, self.eta, self.spacing or 'uniform', **common)
+        if name.startswith('dpm++'):
+            if self.eta: raise ValueError(f"eta={self.eta!r} applies to DDIM only; sampler='dpm++sde' is DPM-Solver++ with fresh noise")
+            return DPMSolverSampler(sched, 20 if steps is None else steps, self.order, self.spacing or 'trailing', name == 'dpm++sde', **common)
+        if steps is not None and steps != sched.T:
+            raise ValueError(f"steps={steps!r}: the DDPM sampler always runs all T={sched.T} steps; use sampler='ddim' for fewer")
+        return DDPMSampler(sched, self.variance, **common)
+
+SAMPLER_FIELDS = tuple(f.name for f in dataclasses.fields(SamplerConfig))
+
+
+# %% ../nbs/06_sampling.ipynb #395b9d13
+def sampler_config(spec=None, # a SamplerConfig, a sampler's name, or None (the defaults)
+                   **settings, # SamplerConfig fields to change: steps=10, eta=0.5, clip_x0=False, ...
+                  ) -> SamplerConfig:
+    "`spec` as a `SamplerConfig`, with the keyword `settings` replacing its fields."
+    base = spec if isinstance(spec, SamplerConfig) else SamplerConfig() if spec is None else SamplerConfig(spec)
+    if bad := sorted(set(settings) - set(SAMPLER_FIELDS)):
+        raise TypeError(f"unknown sampler setting(s) {bad}: the settings are {', '.join(SAMPLER_FIELDS)}")
+    return dataclasses.replace(base, **settings)
+
+def get_sampler(spec, # a SamplerConfig or a sampler's name: 'ddpm', 'ddim', 'dpm++' or 'dpm++sde'
+                sched, # a NoiseSchedule
+                *,
+                target:str='eps', # what the model predicts
+                **settings, # SamplerConfig fields: steps, eta, spacing, variance, clip_x0, order
+               ) -> Sampler:
+    "A `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` from a spec or a name and settings."
+    return sampler_config(spec, **settings).build(sched, target)
+
+
+# %% ../nbs/06_sampling.ipynb #33ee0d83
+def add_sampler_flags(p:argparse.ArgumentParser, # the parser of a command that samples
+                     ) -> argparse.ArgumentParser:
+    "Add a 'sampling' group: one flag per `SamplerConfig` field, then --precision and --device; returns `p`."
+    d, g = SamplerConfig(), p.add_argument_group('sampling')
+    g.add_argument('--sampler', choices=SAMPLERS, default=d.sampler, help=f'the sampler (default {d.sampler})')
+    g.add_argument('--steps', type=int, default=d.steps, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always runs all T')
+    g.add_argument('--eta', type=float, default=d.eta, help='DDIM eta in [0, 1] (default 0: deterministic)')
+    g.add_argument('--spacing', choices=SPACINGS, default=d.spacing, help='timestep spacing (default: uniform for DDIM, trailing for DPM-Solver++)')
+    g.add_argument('--variance', choices=VARIANCES, default=d.variance, help=f'DDPM step variance (default {d.variance})')
+    g.add_argument('--order', type=int, choices=(1, 2, 3), default=d.order, help=f'DPM-Solver++ order (default {d.order}; dpm++sde: 1 or 2)')
+    g.add_argument('--no-clip-x0', dest='clip_x0', action='store_false',
+                   help="don't clamp the predicted x0 to [-1, 1] (the plain algorithms, as the original project; clamping is on by default)")
+    g.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                   help='fp32 (default: the same image for a seed on every machine); bf16: bfloat16 autocast, faster where the device has bf16 units; auto: bf16 only there')
+    g.add_argument('--device', default=None, help='cpu, cuda, ... (default cpu)')
+    return p
+
+def args_sampler_config(a:argparse.Namespace, # arguments parsed by a parser with `add_sampler_flags`
+                       ) -> SamplerConfig:
+    "The `SamplerConfig` the command line asked for."
+    return SamplerConfig(**{k: getattr(a, k) for k in SAMPLER_FIELDS})
+
 
 # %% ../nbs/06_sampling.ipynb #ee170ded
 class Frames:
@@ -370,20 +424,6 @@ def _start_noise(model, x, shape, generator, device, dtype):
         x = x.contiguous(memory_format=torch.channels_last)  # the batch in the model's layout: no conversions every step
     return x
 
-# %% ../nbs/06_sampling.ipynb #98b8be57
-def _sample_start(model, sampler, n, res, seed, generator, capture, output, device, x, channels, precision, y, guidance):
-    "Check `sample`'s arguments and set up: the start noise, labels, steps to capture, device, precision and generator."
-    check_int('n', n); check_choice('output', output, OUTPUTS); check_num('guidance', guidance)
-    if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
-    res, channels = _model_info(model, res, channels)
-    y = class_labels(y, n, getattr(model, 'num_classes', 0))
-    keep = _capture_steps(len(sampler), capture)
-    device, dtype = _sample_device(model, device)
-    precision = resolve_precision(precision, device)  # 'auto' asks the device the model runs on
-    if generator is None: generator = torch.Generator(device).manual_seed(seed)
-    x = _start_noise(model, x, (n, channels, res, res), generator, device, dtype)
-    return x, y, keep, device, precision, generator, res, channels
-
 # %% ../nbs/06_sampling.ipynb #ccf8d9dc
 def _sample_output(x, frames, output, capture):
     "The final images as `output` says, and with `capture` the captured frames as `Frames` on the CPU."
@@ -393,24 +433,35 @@ def _sample_output(x, frames, output, capture):
     return ims, Frames(list(ts), torch.stack(xts).float().cpu(), torch.stack(x0s).float().cpu())
 
 # %% ../nbs/06_sampling.ipynb #1fe40aa6
-def _sample_loop(model, sampler, x, y, guidance, keep, device, precision, generator, progress, res, channels):
-    "Run every step of `sampler` from the start noise `x` with `model` in eval mode; returns the last x and the frames."
-    steps = sampler.timesteps
-    tt, z, frames = torch.empty(len(x), dtype=torch.long, device=device), torch.empty_like(x), []
-    if y is not None: y = y.to(device)
-    progress, was_training = _progress_fn(progress, len(steps)), model.training
+@torch.inference_mode()
+def denoise(model,                  # the denoiser, called as model(x, t) (or model(x, t, y))
+            sampler:Sampler,        # its timesteps are the steps taken
+            x:torch.Tensor,         # the batch at the sampler's first timestep, on the model's device
+            *,
+            y:torch.Tensor|None=None, # class ids (B,) for a conditional model
+            guidance:float=1.0,     # classifier-free guidance scale
+            generator:torch.Generator|None=None, # draws each noisy step's noise
+            precision:str='fp32',   # 'fp32', 'bf16' (autocast) or 'auto'
+            on_step=None,           # f(i, t, x, x0) after step i (from timestep t); a tensor it returns replaces x
+           ) -> torch.Tensor:       # the batch after the last step
+    "Run every step of `sampler` from `x` with `model` in eval mode (its mode is restored after)."
+    precision = resolve_precision(precision, x.device)   # 'auto' asks the device the batch is on
+    tt, z = torch.empty(len(x), dtype=torch.long, device=x.device), torch.empty_like(x)
+    if y is not None: y = y.to(x.device)
+    was_training = model.training
     model.eval()
     try:
-        for i, t in enumerate(steps):
-            with precision_context(device, precision): out = guided_call(model, x, tt.fill_(t), y, guidance)
+        for i, t in enumerate(sampler.timesteps):
+            with precision_context(x.device, precision): out = guided_call(model, x, tt.fill_(t), y, guidance)
             out = out.to(x.dtype)  # the sampler's arithmetic stays in the batch's float32
             if i == 0 and out.shape != x.shape:
-                raise ValueError(f"the model returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}: res={res} or channels={channels} does not suit it")
+                raise ValueError(f"the model returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}: "
+                                 "that image size or number of channels does not suit it")
             x, x0 = sampler.step(out, t, x, noise=z.normal_(generator=generator) if sampler.noisy(t) else None)
-            if i in keep: frames.append((t, x.clone(), x0.clone()))
-            if progress: progress(i+1, len(steps), t)
+            if on_step is not None and (new := on_step(i, t, x, x0)) is not None: x = new
     finally: model.train(was_training)
-    return x, frames
+    return x
+
 
 # %% ../nbs/06_sampling.ipynb #eac724c4
 @torch.inference_mode()
@@ -430,8 +481,19 @@ def sample(model,                        # the denoiser, called as model(x, t)
            y=None,                       # class labels for a conditional model: one id or name for all, or one per image
            guidance:float=1.0):          # classifier-free guidance scale s (1: plain conditional, 0: unconditional)
     "Generate `n` images with `model` and `sampler`; returns them as `output` says (and `Frames` if `capture`)."
-    x, y, keep, device, precision, generator, res, channels = _sample_start(model, sampler, n, res, seed, generator, capture, output, device, x, channels, precision, y, guidance)
-    return _sample_output(*_sample_loop(model, sampler, x, y, guidance, keep, device, precision, generator, progress, res, channels), output, capture)
+    check_int('n', n); check_choice('output', output, OUTPUTS); check_num('guidance', guidance)
+    if x is not None: n, channels, res = x.shape[0], x.shape[1], x.shape[-1]   # the start noise fixes the shape
+    res, channels = _model_info(model, res, channels)
+    y = class_labels(y, n, getattr(model, 'num_classes', 0))
+    keep, frames, report = _capture_steps(len(sampler), capture), [], _progress_fn(progress, len(sampler))
+    device, dtype = _sample_device(model, device)
+    if generator is None: generator = torch.Generator(device).manual_seed(seed)
+    x = _start_noise(model, x, (n, channels, res, res), generator, device, dtype)
+    def on_step(i, t, xt, x0):
+        if i in keep: frames.append((t, xt.clone(), x0.clone()))
+        if report: report(i+1, len(sampler), t)
+    x = denoise(model, sampler, x, y=y, guidance=guidance, generator=generator, precision=precision, on_step=on_step)
+    return _sample_output(x, frames, output, capture)
 
 # %% ../nbs/06_sampling.ipynb #f24bfd62
 def save_gif(frames:Frames,        # frames captured by sample(..., capture=K)
@@ -455,22 +517,22 @@ class SampleGridCallback(Callback):
                  every:int=1000,         # sample every N training steps
                  n:int=16,               # images in the grid
                  seed:int=0,             # the fixed seed: the same start noise every time
-                 sampler:str='ddim',     # 'ddim' or 'ddpm'
-                 steps:int|None=50,      # DDIM steps
-                 eta:float=0.0,          # DDIM η
+                 sampler='ddim',         # a SamplerConfig or a sampler's name
                  ema:bool=True,          # sample from the EMA weights (else the raw model)
                  show:bool=True,         # display the grid when running in a notebook
                  at_end:bool=True,       # also after the last step of fit
-                 nrow:int|None=None):    # images per row
+                 nrow:int|None=None,     # images per row
+                 **settings):            # SamplerConfig fields to change: steps, eta, clip_x0, ...
         check_int('every', every); check_int('n', n)
-        check_choice('sampler', sampler, SAMPLERS)
-        self.every,self.n,self.seed,self.sampler,self.steps,self.eta,self.ema,self.show,self.at_end,self.nrow = every,n,seed,sampler,steps,eta,ema,show,at_end,nrow
+        self.sampler = sampler_config(sampler, **settings)
+        store_attr('every,n,seed,ema,show,at_end,nrow')
         self.paths, self.grid, self._done = [], None, None
+
 
 # %% ../nbs/06_sampling.ipynb #07cdd16e
 def _grid_now(self:SampleGridCallback, tr):
     "Sample, save and show the grid for trainer `tr`'s current step."
-    s = get_sampler(self.sampler, tr.schedule, self.steps if self.sampler == 'ddim' else None, self.eta, target=tr.target)
+    s = self.sampler.build(tr.schedule, tr.target)
     model = tr.ema_model if self.ema else tr.model
     ims = sample(model, s, n=self.n, res=tr.resolution, seed=self.seed, device=tr.device, channels=tr.batches.images.shape[1])
     self.grid, self._done = image_grid(ims, self.nrow), tr.step

@@ -8,11 +8,14 @@ import re, json
 from pathlib import Path
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 import diffusion_nb
 
 # %% auto #0
-__all__ = ['CKPT_FILES', 'CKPT_RE', 'WEIGHTS_DIR', 'SCALE_SUFFIX', 'is_complete', 'list_checkpoints', 'latest_checkpoint',
-           'list_pretrained', 'find_weights', 'quantize_int8', 'dequantize_int8', 'quantize_state', 'dequantize_state']
+__all__ = ['CKPT_FILES', 'CKPT_RE', 'WEIGHTS_DIR', 'SCALE_SUFFIX', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_NAME', 'DTYPES',
+           'INT8_MIN_NUMEL', 'is_complete', 'list_checkpoints', 'latest_checkpoint', 'list_pretrained', 'find_weights',
+           'quantize_int8', 'dequantize_int8', 'quantize_state', 'dequantize_state', 'PretrainedError', 'state_dict_as',
+           'read_weights', 'load_weights']
 
 # %% ../nbs/04b_storage.ipynb #44694cfe
 CKPT_FILES = ('config.json', 'model.safetensors', 'ema.safetensors', 'state.safetensors', 'state.json')
@@ -110,3 +113,50 @@ def dequantize_state(sd:dict, # tensors read from a weights file
             raise ValueError(f"{k!r} ({v.dtype}, {tuple(v.shape)}) does not match its scales {tuple(s.shape)}")
         out[k] = dequantize_int8(v, s) if s is not None else v
     return out
+
+# %% ../nbs/04b_storage.ipynb #a7efae45
+CONFIG_NAME, WEIGHTS_NAME, EMA_NAME = 'config.json', 'model.safetensors', 'ema.safetensors'
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'int8': torch.int8}  # how a weights file may store floats
+INT8_MIN_NUMEL = 65_536  # with dtype='int8', smaller matrices and kernels stay float16 (measured in 07_pretrained)
+
+class PretrainedError(ValueError):
+    "A weights folder or file that cannot be loaded: missing, corrupt, truncated, or not matching its config."
+
+def state_dict_as(model:torch.nn.Module, # the model whose weights are saved
+                  dtype:str='float32', # 'float32'; 'float16': floats in float16; 'int8': large matrices and kernels in int8, the rest float16
+                  int8_min_numel:int=INT8_MIN_NUMEL, # with 'int8': matrices and kernels with fewer elements stay float16
+                 ) -> dict:
+    "A detached, contiguous CPU copy of `model`'s state dict, stored as `dtype` says."
+    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    if dtype == 'int8': return quantize_state(sd, int8_min_numel)
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()} if dtype == 'float16' else sd
+
+
+# %% ../nbs/04b_storage.ipynb #7ae00574
+def read_weights(f, # a safetensors file
+                ) -> dict:
+    "The tensors of `f` (int8 ones back in float32), with a clear `PretrainedError` for a missing, truncated or corrupt file."
+    if not Path(f).is_file(): raise PretrainedError(f"{f} not found")
+    try: sd = load_file(str(f))
+    except Exception as e: raise PretrainedError(f"{f} is not a readable safetensors file (truncated or corrupt?): {e}") from None
+    try: return dequantize_state(sd)
+    except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
+
+def load_weights(model:torch.nn.Module, # the model to fill
+                 f,                     # a safetensors file
+                 keep_own:str|None=None, # a name prefix the file may lack: the model keeps its own values there
+                ) -> torch.nn.Module:
+    "Load `f` into `model` after checking names, shapes and values; float16 and int8 files come back in the model's dtype."
+    sd, want = read_weights(f), model.state_dict()
+    if keep_own: sd = {**{k: v for k, v in want.items() if k.startswith(keep_own)}, **sd}
+    missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
+    shapes = [f"{k}: file {tuple(sd[k].shape)}, model {tuple(want[k].shape)}" for k in want if k in sd and sd[k].shape != want[k].shape]
+    if missing or extra or shapes:
+        raise PretrainedError(f"{f} does not match the model in its config.json: " + '; '.join(
+            s for s in (missing and f"{len(missing)} missing key(s) {missing[:4]}", extra and f"{len(extra)} unexpected key(s) {extra[:4]}",
+                        shapes and f"{len(shapes)} shape mismatch(es) {shapes[:3]}") if s))
+    if bad := [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]:
+        raise PretrainedError(f"{f}: non-finite values in {bad[:4]}")
+    model.load_state_dict({k: v.to(want[k].dtype) for k, v in sd.items()}, strict=True)
+    return model
+

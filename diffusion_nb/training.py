@@ -19,8 +19,9 @@ from .images import to_float
 from .core import check_int, check_num, check_choice, CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
 from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
-from .attention_unet import MODELS, build_model, count_params, upgrade_model_config
-from .storage import CKPT_FILES, is_complete, list_checkpoints, latest_checkpoint, find_weights, dequantize_state
+from .models import MODELS, build_model, count_params, upgrade_model_config
+from .storage import (CKPT_FILES, EMA_NAME, WEIGHTS_NAME, is_complete, list_checkpoints, latest_checkpoint, find_weights,
+                                  state_dict_as, load_weights)
 
 # %% auto #0
 __all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',
@@ -170,7 +171,6 @@ def _fsync(path):
     try: os.fsync(fd)
     finally: os.close(fd)
 
-def _cpu_state(model): return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 def _write_json(path, obj): Path(path).write_text(json.dumps(obj, indent=1))
 
 # %% ../nbs/05_training.ipynb #2344b03d
@@ -179,8 +179,8 @@ def _write_tmp_checkpoint(tmp, model, ema_model, config, state_tensors, state_js
     if tmp.exists(): shutil.rmtree(tmp)
     tmp.mkdir()
     _write_json(tmp / 'config.json', config)
-    save_file(_cpu_state(model), tmp / 'model.safetensors', metadata={'format': 'pt'})
-    save_file(_cpu_state(ema_model), tmp / 'ema.safetensors', metadata={'format': 'pt'})
+    save_file(state_dict_as(model), tmp / 'model.safetensors', metadata={'format': 'pt'})
+    save_file(state_dict_as(ema_model), tmp / 'ema.safetensors', metadata={'format': 'pt'})
     save_file(state_tensors, tmp / 'state.safetensors', metadata={'format': 'pt'})
     _write_json(tmp / 'state.json', state_json)
     for f in CKPT_FILES: _fsync(tmp / f)
@@ -510,11 +510,9 @@ def init_weights(model:nn.Module, # the model to fill; its config must equal the
     adds_classes = not saved.get('num_classes') and mine.get('num_classes')   # unconditional -> conditional: new class vectors
     if adds_classes: saved = {**saved, 'num_classes': mine['num_classes']}
     if bad := _diff(saved.get('name'), mine['name'], 'model.name') or _diff(saved, mine, 'model'): raise ValueError(f"{path} holds another model than this one: " + '; '.join(bad))
-    f = next((path / n for n in ('ema.safetensors', 'model.safetensors') if (path / n).is_file()), None)
-    if f is None: raise FileNotFoundError(f"{path} has no ema.safetensors or model.safetensors to start from")
-    want, sd = model.state_dict(), dequantize_state(load_file(f))   # int8 files: float32 again
-    if adds_classes: sd |= {k: v for k, v in want.items() if k.startswith('class_emb.')}   # kept at zero: the model starts as the source
-    model.load_state_dict({k: v.to(want[k].dtype) if k in want else v for k, v in sd.items()})  # strict: same names and shapes
+    f = next((path / n for n in (EMA_NAME, WEIGHTS_NAME) if (path / n).is_file()), None)
+    if f is None: raise FileNotFoundError(f"{path} has no {EMA_NAME} or {WEIGHTS_NAME} to start from")
+    load_weights(model, f, keep_own='class_emb.' if adds_classes else None)   # new class vectors stay zero: the model starts as the source
     return path
 
 # %% ../nbs/05_training.ipynb #5961018d
@@ -772,7 +770,9 @@ def _cli_data(args, data_dir, model):
         try: imgs, labels, classes = load_flowers_labelled('train', args.res, data_dir=data_dir, limit=args.limit)
         except (FileNotFoundError, ValueError) as e: raise TrainConfigError(f"--classes: {e}") from None
         if len(classes) > model.num_classes: raise TrainConfigError(f"--classes: {len(classes)} class folders but num_classes={model.num_classes}")
-    else: imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
+    else:
+        try: imgs = load_flowers('train', args.res, data_dir=data_dir, limit=args.limit)
+        except (FileNotFoundError, ValueError, ConnectionError) as e: raise TrainConfigError(f"--data: {e}") from None
     return imgs, labels
 
 # %% ../nbs/05_training.ipynb #1e37ebd2
