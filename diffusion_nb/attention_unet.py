@@ -8,7 +8,7 @@ __all__ = ['ResnetBlock', 'LinearAttention', 'Attention', 'DownLevel', 'UpLevel'
 
 # %% ../nbs/04_attention_unet.ipynb #6c4c969c
 import inspect
-from fastcore.basics import patch
+from fastcore.basics import patch, store_attr
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -157,19 +157,11 @@ class AttentionUNet(nn.Module):
                  num_classes:int=0, # class labels it can be given (0: unconditional; see `ClassEmbedding`)
                 ):
         super().__init__()
-        self._set_args(dim, dim_mults, in_channels, attn_levels, mid_full_attn, dropout, out_channels, res_blocks, attn_heads, attn_dim_head, norm_groups, num_classes)
+        store_attr()  # every argument as an attribute of the same name: what `config` reads back
+        self.dim_mults, self.out_channels = tuple(dim_mults), out_channels or in_channels
+        self.attn_levels = tuple(sorted(set(range(1, len(dim_mults)) if attn_levels is None else attn_levels)))
+        self._check_args()
         self._build_layers()
-
-# %% ../nbs/04_attention_unet.ipynb #18a73fed
-@patch
-def _set_args(self:AttentionUNet, dim, dim_mults, in_channels, attn_levels, mid_full_attn, dropout, out_channels, res_blocks, attn_heads, attn_dim_head, norm_groups, num_classes):
-    "Store the constructor's arguments as attributes (`attn_levels` sorted, `out_channels` defaulted) and check them."
-    if attn_levels is None: attn_levels = range(1, len(dim_mults))
-    self.dim, self.dim_mults, self.in_channels, self.attn_levels = dim, tuple(dim_mults), in_channels, tuple(sorted(set(attn_levels)))
-    self.mid_full_attn, self.dropout, self.out_channels = mid_full_attn, dropout, out_channels or in_channels
-    self.res_blocks, self.attn_heads, self.attn_dim_head, self.norm_groups = res_blocks, attn_heads, attn_dim_head, norm_groups
-    self.num_classes = num_classes
-    self._check_args()
 
 # %% ../nbs/04_attention_unet.ipynb #9e8f01d6
 @patch(as_prop=True)
