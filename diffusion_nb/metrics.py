@@ -661,13 +661,6 @@ def _real_guidance_row(net, n, res, extractor, keep, progress, **kw): # kw: seed
     r = dict(**topk_accuracies(net, ims_t, y_t), **real_row(n, res, extractor, keep, **kw))
     return dict(model='real images', guidance='-', **_say_guidance(progress, 'real', r))
 
-# %% ../nbs/08_evaluation.ipynb #ed83a097
-def _guided_row(pipe, s, y, net, test, extractor, name, keep, progress, kid_kw, gen_kw):
-    "The row of `guidance_table` for scale `s`: images of the classes `y`, generated with `gen_kw`, scored against `test`"
-    ims, spi = generate_images(pipe, len(y), y=y, guidance=float(s), **gen_kw)
-    r = dict(**topk_accuracies(net, ims, y), **image_metrics(ims, test, extractor, seed=gen_kw.get('seed', 0), **kid_kw), sec_per_image=spi)
-    return dict(model=name, guidance=f's = {s:g}', **_say_guidance(progress, f's = {s:g}', r), **({'images': ims[:keep]} if keep else {}))
-
 # %% ../nbs/08_evaluation.ipynb #a0c835cf
 def guidance_table(pipe, # a class-conditional DiffusionPipeline
                    scales=(0, 1, 2, 3, 5), # guidance scales s (0: unconditional, 1: plain conditional)
@@ -686,7 +679,10 @@ def guidance_table(pipe, # a class-conditional DiffusionPipeline
     y, kid_kw = _guidance_labels(pipe, net, scales, per_class), {k: kwargs.pop(k) for k in ('kid_subsets',) if k in kwargs}
     test = real_features('test', pipe.resolution, extractor)
     rows = [_real_guidance_row(net, len(y), pipe.resolution, extractor, keep, progress, seed=kwargs.get('seed', 0), **kid_kw)] if real else []
-    rows += [_guided_row(pipe, s, y, net, test, extractor, name, keep, progress, kid_kw, kwargs) for s in scales]
+    for s in scales:   # one row per scale: images of the classes y, scored against the test split
+        ims, spi = generate_images(pipe, len(y), y=y, guidance=float(s), **kwargs)
+        r = dict(**topk_accuracies(net, ims, y), **image_metrics(ims, test, extractor, seed=kwargs.get('seed', 0), **kid_kw), sec_per_image=spi)
+        rows.append(dict(model=name, guidance=f's = {s:g}', **_say_guidance(progress, f's = {s:g}', r), **({'images': ims[:keep]} if keep else {})))
     return pd.DataFrame(rows).set_index(['model', 'guidance'])
 
 # %% ../nbs/08_evaluation.ipynb #49f9da1a
