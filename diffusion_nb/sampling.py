@@ -536,6 +536,7 @@ def _grid_now(self:SampleGridCallback, tr):
     model = tr.ema_model if self.ema else tr.model
     ims = sample(model, s, n=self.n, res=tr.resolution, seed=self.seed, device=tr.device, channels=tr.batches.images.shape[1])
     self.grid, self._done = image_grid(ims, self.nrow), tr.step
+    tr.sample_grid = (tr.step, self.grid)   # published for other callbacks (e.g. TensorBoardCallback)
     if tr.out_dir is not None:
         p = Path(tr.out_dir) / 'samples' / f'step-{tr.step:07d}.png'
         p.parent.mkdir(parents=True, exist_ok=True); self.grid.save(p); self.paths.append(p)

@@ -4,9 +4,9 @@
 
 # %% ../nbs/05_training.ipynb #2ef41399
 from __future__ import annotations
-import os, sys, json, time, math, copy, shutil, hashlib, argparse, inspect
+import os, sys, json, time, math, copy, shutil, hashlib, argparse, inspect, importlib.util
 from pathlib import Path
-import torch, torch.nn as nn
+import numpy as np, torch, torch.nn as nn
 from torch import Tensor
 from torch.optim.lr_scheduler import LambdaLR
 from safetensors.torch import save_file, load_file
@@ -28,8 +28,8 @@ __all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'mak
            'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state',
            'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
            'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'init_weights', 'fit', 'ProgressCB',
-           'read_log', 'LogCB', 'check_compatible', 'find_checkpoint', 'TrainConfigError', 'train_parser',
-           'check_out_dir', 'trainer_from_args', 'train_cli']
+           'read_log', 'LogCB', 'TensorBoardCallback', 'check_compatible', 'find_checkpoint', 'TrainConfigError',
+           'train_parser', 'check_out_dir', 'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #9125a391
 def derive_seed(*parts, # anything with a str(), e.g. seed, a name, step, rank
@@ -629,6 +629,39 @@ def plot_loss(self:Trainer, ax=None, # matplotlib axes (default: a new figure)
     ax.set_xlabel('step'); ax.set_ylabel(f'{self.loss} loss'); ax.legend()
     return ax
 
+# %% ../nbs/05_training.ipynb #779d54f8
+class TensorBoardCallback(Callback):
+    "TensorBoard scalars (loss, learning rate, gradient norm, images/s) every `every` steps, and published sample grids (main process only)."
+    order = 40  # after the sample-grid callback (30): a grid made at a step is written at that step
+    def __init__(self, log_dir, # the folder `tensorboard --logdir` reads
+                 every:int=10): # write the scalars every N steps (and at the last)
+        check_int('every', every); store_attr()
+    def before_fit(self, t): # the Trainer
+        "Open the event file; on a resumed run, events past the trainer's step (from the run before) are dropped."
+        self.writer, self.losses, self.grid_step = None, [], None
+        if not t.is_main: return
+        from torch.utils.tensorboard import SummaryWriter  # needs the `tensorboard` package
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=t.step or None)
+    def after_step(self, t): # the Trainer
+        "Collect the loss; every `every` steps write the scalars; write a grid published at this step."
+        if self.writer is None: return
+        self.losses.append(t.loss_value)
+        if t.step % self.every == 0 or t.step == t.total_steps:
+            w, s = self.writer, t.step
+            w.add_scalar('train/loss', sum(self.losses) / len(self.losses), s); self.losses = []
+            w.add_scalar('train/lr', t.lr_value, s); w.add_scalar('train/img_per_s', t.img_per_s, s)
+            if t.grad_norm is not None: w.add_scalar('train/grad_norm', float(t.grad_norm), s)
+        self._write_grid(t)
+    def _write_grid(self, t):
+        g = getattr(t, 'sample_grid', None)
+        if g is not None and g[0] != self.grid_step:
+            self.writer.add_image('samples', np.asarray(g[1].convert('RGB')), g[0], dataformats='HWC'); self.grid_step = g[0]
+    def after_fit(self, t): # the Trainer
+        "Write a grid made after the last step, and close the file."
+        if self.writer is None: return
+        self._write_grid(t); self.writer.close()
+
+
 # %% ../nbs/05_training.ipynb #ab32449f
 COMPAT_KEYS = ('model', 'schedule', 'target', 'resolution', 'channels')
 
@@ -707,6 +740,8 @@ def _add_run_flags(p):
     a('--out', default='runs/train', help='run folder: checkpoints and log.jsonl (default: %(default)s)')
     a('--resume', nargs='?', const='latest', default=None, help='continue the newest checkpoint in --out, or the one given (default: start a new run)')
     a('--no-progress', dest='progress', action='store_false', help='turn off the progress bar')
+    a('--tensorboard', default=None, metavar='DIR', help='also write loss, learning rate, gradient norm and images/s for TensorBoard '
+      'into DIR, every --log-every steps (view: tensorboard --logdir DIR; needs the tensorboard package)')
 
 # %% ../nbs/05_training.ipynb #d9adbf72
 def train_parser() -> argparse.ArgumentParser:
@@ -786,9 +821,12 @@ def trainer_from_args(argv=None): # command-line words (default: sys.argv[1:])
     out = check_out_dir(args.out)
     want = dict(model=model_config(model), schedule=_jsonify(sched.config), target=args.target, resolution=args.res, channels=3)
     resume = _cli_resume(args, out, want)
+    if args.tensorboard and importlib.util.find_spec('tensorboard') is None:
+        raise TrainConfigError(f"--tensorboard {args.tensorboard}: needs the tensorboard package (pip install tensorboard)")
     imgs, labels = _cli_data(args, data_dir, model)
     try:
         tr = Trainer(model, imgs, sched, **{k: getattr(args, k) for k in train_settings()}, out_dir=out, labels=labels,
+                     cbs=[TensorBoardCallback(args.tensorboard, every=args.log_every)] if args.tensorboard else [],
                      progress='text' if args.progress else False)
     except (ValueError, FileNotFoundError) as e: raise TrainConfigError(str(e)) from None  # e.g. too few images for one batch, a bad --init
     try: out.mkdir(parents=True, exist_ok=True)
