@@ -15,75 +15,75 @@ __all__ = ['TARGETS', 'LOSSES', 'q_sample', 'get_v', 'x0_from_eps', 'eps_from_x0
            'diffusion_loss']
 
 # %% ../nbs/02_forward.ipynb #6746110d
-def q_sample(sched:NoiseSchedule,        # the noise schedule
+def q_sample(schedule:NoiseSchedule,        # the noise schedule
              x0:torch.Tensor,            # clean images (B, C, H, W), in [-1, 1]
              t:torch.Tensor,             # integer timesteps (B,), each in [0, T)
              noise:torch.Tensor|None=None, # ε ~ N(0, I) shaped like x0; drawn if None
             ) -> torch.Tensor:
     "Sample x_t ~ q(x_t | x_0): `√ᾱ_t·x0 + √(1−ᾱ_t)·noise`."
     if noise is None: noise = torch.randn_like(x0)
-    return (sched.gather('sqrt_alphas_cumprod', t, x0) * x0                  # √ᾱ_t · x₀
-            + sched.gather('sqrt_one_minus_alphas_cumprod', t, x0) * noise)  # + √(1−ᾱ_t) · ε
+    return (schedule.gather('sqrt_alphas_cumprod', t, x0) * x0                  # √ᾱ_t · x₀
+            + schedule.gather('sqrt_one_minus_alphas_cumprod', t, x0) * noise)  # + √(1−ᾱ_t) · ε
 
 # %% ../nbs/02_forward.ipynb #646f4730
 TARGETS = ('eps', 'x0', 'v')
 LOSSES = ('l1', 'mse', 'huber')
 
-def _signal_noise_scales(sched, t, x):
+def _signal_noise_scales(schedule, t, x):
     "(√ᾱ_t, √(1−ᾱ_t)) gathered for the batch `x`."
-    return sched.gather('sqrt_alphas_cumprod', t, x), sched.gather('sqrt_one_minus_alphas_cumprod', t, x)
+    return schedule.gather('sqrt_alphas_cumprod', t, x), schedule.gather('sqrt_one_minus_alphas_cumprod', t, x)
 
 # %% ../nbs/02_forward.ipynb #12220d2b
-def get_v(sched:NoiseSchedule,   # the noise schedule
+def get_v(schedule:NoiseSchedule,   # the noise schedule
           x0:torch.Tensor,       # clean images (B, C, H, W)
           t:torch.Tensor,        # integer timesteps (B,)
           noise:torch.Tensor,    # the ε used to make x_t
          ) -> torch.Tensor:
     "The v-target `√ᾱ_t·ε − √(1−ᾱ_t)·x0`."
-    a, b = _signal_noise_scales(sched, t, x0)
+    a, b = _signal_noise_scales(schedule, t, x0)
     return a * noise - b * x0          # v = √ᾱ_t ε − √(1−ᾱ_t) x₀
 
 # %% ../nbs/02_forward.ipynb #eb12afd4
-def x0_from_eps(sched:NoiseSchedule, # the noise schedule
+def x0_from_eps(schedule:NoiseSchedule, # the noise schedule
                 xt:torch.Tensor,     # noisy images x_t
                 t:torch.Tensor,      # integer timesteps (B,)
                 eps:torch.Tensor,    # (predicted) noise ε
                ) -> torch.Tensor:
     "x₀ implied by x_t and ε."
-    a, b = _signal_noise_scales(sched, t, xt)
+    a, b = _signal_noise_scales(schedule, t, xt)
     return (xt - b * eps) / a          # x₀ = (x_t − √(1−ᾱ_t) ε) / √ᾱ_t
 
 # %% ../nbs/02_forward.ipynb #269cfcc0
-def eps_from_x0(sched:NoiseSchedule, # the noise schedule
+def eps_from_x0(schedule:NoiseSchedule, # the noise schedule
                 xt:torch.Tensor,     # noisy images x_t
                 t:torch.Tensor,      # integer timesteps (B,)
                 x0:torch.Tensor,     # (predicted) clean images x₀
                ) -> torch.Tensor:
     "ε implied by x_t and x₀."
-    a, b = _signal_noise_scales(sched, t, xt)
+    a, b = _signal_noise_scales(schedule, t, xt)
     return (xt - a * x0) / b           # ε = (x_t − √ᾱ_t x₀) / √(1−ᾱ_t)
 
 # %% ../nbs/02_forward.ipynb #23926e54
-def x0_from_v(sched:NoiseSchedule, # the noise schedule
+def x0_from_v(schedule:NoiseSchedule, # the noise schedule
               xt:torch.Tensor,     # noisy images x_t
               t:torch.Tensor,      # integer timesteps (B,)
               v:torch.Tensor,      # (predicted) velocity v
              ) -> torch.Tensor:
     "x₀ implied by x_t and v."
-    a, b = _signal_noise_scales(sched, t, xt)
+    a, b = _signal_noise_scales(schedule, t, xt)
     return a * xt - b * v              # x₀ = √ᾱ_t x_t − √(1−ᾱ_t) v
 
-def eps_from_v(sched:NoiseSchedule, # the noise schedule
+def eps_from_v(schedule:NoiseSchedule, # the noise schedule
                xt:torch.Tensor,     # noisy images x_t
                t:torch.Tensor,      # integer timesteps (B,)
                v:torch.Tensor,      # (predicted) velocity v
               ) -> torch.Tensor:
     "ε implied by x_t and v."
-    a, b = _signal_noise_scales(sched, t, xt)
+    a, b = _signal_noise_scales(schedule, t, xt)
     return b * xt + a * v              # ε = √(1−ᾱ_t) x_t + √ᾱ_t v
 
 # %% ../nbs/02_forward.ipynb #8e9b1199
-def pred_to_x0_eps(sched:NoiseSchedule, # the noise schedule
+def pred_to_x0_eps(schedule:NoiseSchedule, # the noise schedule
                    xt:torch.Tensor,     # noisy images x_t
                    t:torch.Tensor,      # integer timesteps (B,)
                    pred:torch.Tensor,   # the model's output
@@ -91,12 +91,12 @@ def pred_to_x0_eps(sched:NoiseSchedule, # the noise schedule
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     "Convert a model output `pred` for `target` into the implied (x0, eps)."
     check_choice('target', target, TARGETS)
-    if target == 'eps': return x0_from_eps(sched, xt, t, pred), pred
-    if target == 'x0':  return pred, eps_from_x0(sched, xt, t, pred)
-    return x0_from_v(sched, xt, t, pred), eps_from_v(sched, xt, t, pred)
+    if target == 'eps': return x0_from_eps(schedule, xt, t, pred), pred
+    if target == 'x0':  return pred, eps_from_x0(schedule, xt, t, pred)
+    return x0_from_v(schedule, xt, t, pred), eps_from_v(schedule, xt, t, pred)
 
 # %% ../nbs/02_forward.ipynb #348ebb6b
-def training_target(sched:NoiseSchedule, # the noise schedule
+def training_target(schedule:NoiseSchedule, # the noise schedule
                     x0:torch.Tensor,     # clean images
                     t:torch.Tensor,      # integer timesteps (B,)
                     noise:torch.Tensor,  # the ε used to make x_t
@@ -104,7 +104,7 @@ def training_target(sched:NoiseSchedule, # the noise schedule
                    ) -> torch.Tensor:
     "What the model should predict for `target`: ε, x₀ or v."
     check_choice('target', target, TARGETS)
-    return {'eps': lambda: noise, 'x0': lambda: x0, 'v': lambda: get_v(sched, x0, t, noise)}[target]()
+    return {'eps': lambda: noise, 'x0': lambda: x0, 'v': lambda: get_v(schedule, x0, t, noise)}[target]()
 
 # %% ../nbs/02_forward.ipynb #90cfd532
 def sample_timesteps(n:int,             # how many timesteps
@@ -117,15 +117,15 @@ def sample_timesteps(n:int,             # how many timesteps
     return torch.randint(0, T, (n,), generator=generator, device=gdev).to(device)
 
 # %% ../nbs/02_forward.ipynb #359b0e03
-def noisy_batch(sched:NoiseSchedule,  # the noise schedule
+def noisy_batch(schedule:NoiseSchedule,  # the noise schedule
                 x0:torch.Tensor,      # clean images (B, C, H, W)
                 generator:torch.Generator|None=None, # for reproducible t and noise
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Noise `x0` at uniformly drawn timesteps: returns (xt, t, noise)."
-    t = sample_timesteps(len(x0), sched.T, x0.device, generator)
+    t = sample_timesteps(len(x0), schedule.T, x0.device, generator)
     gdev = generator.device if generator is not None else x0.device
     noise = torch.randn(x0.shape, generator=generator, device=gdev, dtype=x0.dtype).to(x0.device)
-    return q_sample(sched, x0, t, noise), t, noise
+    return q_sample(schedule, x0, t, noise), t, noise
 
 # %% ../nbs/02_forward.ipynb #079d966c
 def per_sample_loss(pred:torch.Tensor,     # model output (B, ...)
@@ -151,17 +151,17 @@ def snr_weight(snr:torch.Tensor,   # signal-to-noise ratios SNR_t, any shape
     return {'eps': w / snr, 'x0': w, 'v': w / (snr + 1)}[target]
 
 # %% ../nbs/02_forward.ipynb #fc1c707e
-def min_snr_weight(sched:NoiseSchedule, # the noise schedule
+def min_snr_weight(schedule:NoiseSchedule, # the noise schedule
                    t:torch.Tensor,      # integer timesteps (B,)
                    target:str='eps',    # the loss's target, one of TARGETS
                    gamma:float=5.0,     # the SNR clamp γ
                   ) -> torch.Tensor:
     "Per-sample min-SNR-γ weights (B,) for a loss on `target` at timesteps `t`."
-    return snr_weight(sched.gather('snr', t, ndim=1), target, gamma)   # SNR_t = ᾱ_t / (1 − ᾱ_t)
+    return snr_weight(schedule.gather('snr', t, ndim=1), target, gamma)   # SNR_t = ᾱ_t / (1 − ᾱ_t)
 
 # %% ../nbs/02_forward.ipynb #3f12aead
 def diffusion_loss(model,                          # called as model(xt, t), returns a tensor shaped like xt
-                   sched:NoiseSchedule,            # the noise schedule
+                   schedule:NoiseSchedule,            # the noise schedule
                    x0:torch.Tensor,                # clean images (B, C, H, W) in [-1, 1]
                    target:str='eps',               # what the model predicts: one of TARGETS
                    loss:str='l1',                  # one of LOSSES
@@ -172,9 +172,9 @@ def diffusion_loss(model,                          # called as model(xt, t), ret
                   ) -> torch.Tensor:
     "Scalar training loss for `model` on the clean batch `x0`."
     check_choice('target', target, TARGETS); check_choice('loss', loss, LOSSES)
-    xt, t, noise = noisy_batch(sched, x0, generator)
+    xt, t, noise = noisy_batch(schedule, x0, generator)
     pred = model(xt, t) if y is None else model(xt, t, y)
     if pred.shape != x0.shape: raise ValueError(f"model output shape {tuple(pred.shape)} must match x0's {tuple(x0.shape)}")
-    l = per_sample_loss(pred.float(), training_target(sched, x0, t, noise, target).float(), loss, huber_delta)
-    if min_snr_gamma is not None: l = l * min_snr_weight(sched, t, target, min_snr_gamma).to(l.device)
+    l = per_sample_loss(pred.float(), training_target(schedule, x0, t, noise, target).float(), loss, huber_delta)
+    if min_snr_gamma is not None: l = l * min_snr_weight(schedule, t, target, min_snr_gamma).to(l.device)
     return l.mean()

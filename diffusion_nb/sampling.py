@@ -33,14 +33,14 @@ def _floats(t): return t.detach().double().cpu().tolist()   # a schedule buffer 
 class Sampler:
     "Base class of the samplers: descending `timesteps`, per-step coefficients as floats, and `x0_eps`."
     def __init__(self,
-                 sched,              # a NoiseSchedule
+                 schedule,              # a NoiseSchedule
                  clip_x0:bool=False, # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):  # what the model predicts: 'eps', 'x0' or 'v'
         check_choice('target', target, TARGETS)
-        self.sched,self.clip_x0,self.target,self.T = sched,clip_x0,target,int(sched.T)
-        self._abar = _floats(sched.alphas_cumprod)                           # ᾱ_t
-        self._sqrt_abar = _floats(sched.sqrt_alphas_cumprod)                 # √ᾱ_t
-        self._sqrt_1m_abar = _floats(sched.sqrt_one_minus_alphas_cumprod)    # √(1 − ᾱ_t)
+        self.schedule,self.clip_x0,self.target,self.T = schedule,clip_x0,target,int(schedule.T)
+        self._abar = _floats(schedule.alphas_cumprod)                           # ᾱ_t
+        self._sqrt_abar = _floats(schedule.sqrt_alphas_cumprod)                 # √ᾱ_t
+        self._sqrt_1m_abar = _floats(schedule.sqrt_one_minus_alphas_cumprod)    # √(1 − ᾱ_t)
         self.timesteps, self._sigma = [], {}
 
     def __len__(self): return len(self.timesteps)
@@ -67,17 +67,17 @@ def x0_eps(self:Sampler,
 class DDPMSampler(Sampler):
     "Ancestral sampling of p(x_{t-1} | x_t) over all `T` timesteps (Ho et al. 2020, Algorithm 2)."
     def __init__(self,
-                 sched,                    # a NoiseSchedule
+                 schedule,                    # a NoiseSchedule
                  variance:str='posterior', # σ_t² = β̃_t ('posterior', as the seed) or β_t ('beta')
                  clip_x0:bool=False,       # clamp the predicted x0 to [-1, 1] (the seed does not)
                  target:str='eps'):        # what the model predicts: 'eps', 'x0' or 'v'
-        super().__init__(sched, clip_x0, target)
+        super().__init__(schedule, clip_x0, target)
         check_choice('variance', variance, VARIANCES)
         self.variance, self.steps = variance, self.T
         self.timesteps = list(range(self.T-1, -1, -1))
-        self._recip_sqrt_alpha, self._beta = _floats(sched.sqrt_recip_alphas), _floats(sched.betas)   # 1/√α_t, β_t
-        self._post_x0_coef, self._post_xt_coef = _floats(sched.posterior_mean_coef1), _floats(sched.posterior_mean_coef2)
-        var = sched.posterior_variance if variance == 'posterior' else sched.betas
+        self._recip_sqrt_alpha, self._beta = _floats(schedule.sqrt_recip_alphas), _floats(schedule.betas)   # 1/√α_t, β_t
+        self._post_x0_coef, self._post_xt_coef = _floats(schedule.posterior_mean_coef1), _floats(schedule.posterior_mean_coef2)
+        var = schedule.posterior_variance if variance == 'posterior' else schedule.betas
         sig = _floats(var.sqrt())                       # σ_t = √β̃_t, the sqrt taken in float32 as the seed does
         self._sigma = {t: (sig[t] if t > 0 else 0.) for t in self.timesteps}   # no noise on the last step
 
@@ -118,13 +118,13 @@ def ddim_timesteps(T:int,              # number of training timesteps
 class DDIMSampler(Sampler):
     "DDIM sampling (Song et al. 2021) over `steps` ≤ T timesteps; η = 0 deterministic, η = 1 DDPM-like."
     def __init__(self,
-                 sched,                  # a NoiseSchedule
+                 schedule,                  # a NoiseSchedule
                  steps:int=50,           # number of denoising steps, 1..T
                  eta:float=0.0,          # η in [0, 1]: 0 deterministic, 1 ancestral
                  spacing:str='uniform',  # timestep spacing: 'uniform', 'leading' or 'trailing'
                  clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):      # what the model predicts: 'eps', 'x0' or 'v'
-        super().__init__(sched, clip_x0, target)
+        super().__init__(schedule, clip_x0, target)
         check_num('eta', eta, 0, 1, hint="(0: deterministic DDIM, 1: DDPM-like)")
         self.steps, self.eta, self.spacing = steps, float(eta), spacing
         self.timesteps = ddim_timesteps(self.T, steps, spacing)
@@ -165,7 +165,7 @@ def step(self:DDIMSampler,
 class DPMSolverSampler(Sampler):
     "DPM-Solver++ (Lu et al. 2022): a multistep solver of the probability-flow ODE in log-SNR λ; order 1 is DDIM with η = 0."
     def __init__(self,
-                 sched,                  # a NoiseSchedule
+                 schedule,                  # a NoiseSchedule
                  steps:int=20,           # number of denoising steps (= model calls), 1..T
                  order:int=2,            # solver order: 1 (DDIM), 2 (DPM-Solver++ 2M) or 3 (3M)
                  spacing:str='trailing', # timestep spacing: 'uniform', 'leading' or 'trailing'
@@ -173,7 +173,7 @@ class DPMSolverSampler(Sampler):
                  lower_order_final:bool=True, # below 15 steps, order ≤ 2 for the second-to-last step (as diffusers)
                  clip_x0:bool=False,     # clamp the predicted x0 to [-1, 1]
                  target:str='eps'):      # what the model predicts: 'eps', 'x0' or 'v'
-        super().__init__(sched, clip_x0, target)
+        super().__init__(schedule, clip_x0, target)
         check_int('order', order, 1, 3)
         if sde and order == 3: raise ValueError("order=3 with sde=True is not available: the SDE variant has orders 1 and 2")
         self.steps, self.order, self.spacing, self.sde = steps, order, spacing, bool(sde)
@@ -276,18 +276,18 @@ class SamplerConfig:
 
     def __post_init__(self): check_choice('sampler', self.sampler, SAMPLERS)
 
-    def build(self, sched, # a NoiseSchedule
+    def build(self, schedule, # a NoiseSchedule
               target:str='eps', # what the model predicts: 'eps', 'x0' or 'v'
              ) -> Sampler:
-        "The `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` this spec describes, for `sched` and `target`."
+        "The `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` this spec describes, for `schedule` and `target`."
         name, steps, common = self.sampler, self.steps, dict(clip_x0=self.clip_x0, target=target)
-        if name == 'ddim': return DDIMSampler(sched, 50 if steps is None else steps, self.eta, self.spacing or 'uniform', **common)
+        if name == 'ddim': return DDIMSampler(schedule, 50 if steps is None else steps, self.eta, self.spacing or 'uniform', **common)
         if name.startswith('dpm++'):
             if self.eta: raise ValueError(f"eta={self.eta!r} applies to DDIM only; sampler='dpm++sde' is DPM-Solver++ with fresh noise")
-            return DPMSolverSampler(sched, 20 if steps is None else steps, self.order, self.spacing or 'trailing', name == 'dpm++sde', **common)
-        if steps is not None and steps != sched.T:
-            raise ValueError(f"steps={steps!r}: the DDPM sampler always runs all T={sched.T} steps; use sampler='ddim' for fewer")
-        return DDPMSampler(sched, self.variance, **common)
+            return DPMSolverSampler(schedule, 20 if steps is None else steps, self.order, self.spacing or 'trailing', name == 'dpm++sde', **common)
+        if steps is not None and steps != schedule.T:
+            raise ValueError(f"steps={steps!r}: the DDPM sampler always runs all T={schedule.T} steps; use sampler='ddim' for fewer")
+        return DDPMSampler(schedule, self.variance, **common)
 
 SAMPLER_FIELDS = tuple(f.name for f in dataclasses.fields(SamplerConfig))
 
@@ -303,13 +303,13 @@ def sampler_config(spec=None, # a SamplerConfig, a sampler's name, or None (the 
     return dataclasses.replace(base, **settings)
 
 def get_sampler(spec, # a SamplerConfig or a sampler's name: 'ddpm', 'ddim', 'dpm++' or 'dpm++sde'
-                sched, # a NoiseSchedule
+                schedule, # a NoiseSchedule
                 *,
                 target:str='eps', # what the model predicts
                 **settings, # SamplerConfig fields: steps, eta, spacing, variance, clip_x0, order
                ) -> Sampler:
     "A `DDPMSampler`, `DDIMSampler` or `DPMSolverSampler` from a spec or a name and settings."
-    return sampler_config(spec, **settings).build(sched, target)
+    return sampler_config(spec, **settings).build(schedule, target)
 
 
 # %% ../nbs/06_sampling.ipynb #33ee0d83
