@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_sampling.ipynb #1bebc9e6
 from __future__ import annotations
-import math, time, argparse, dataclasses
+import math, time, argparse, dataclasses, warnings
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
@@ -44,6 +44,10 @@ class Sampler:
         self.timesteps, self._sigma = [], {}
 
     def __len__(self): return len(self.timesteps)
+    @property
+    def sched(self):
+        "Deprecated: the schedule is `.schedule` (one word for one concept); this name goes in the next release."
+        warnings.warn("Sampler.sched is now Sampler.schedule", DeprecationWarning, stacklevel=2); return self.schedule
     def noisy(self, t:int, # a timestep, one of self.timesteps
              ) -> bool:
         "Does the step from `t` add fresh noise?"
