@@ -89,7 +89,7 @@ class CancelFitException(Exception):
     "Raise in a callback to end `Trainer.fit` early and cleanly (the final checkpoint is still written)."
 
 class Callback:
-    "Base class of training callbacks: define any of `before_fit, before_step, after_loss, after_step, after_save, after_fit, cleanup_fit`."
+    "Base class of training callbacks: define any of `after_create, before_fit, before_step, after_loss, after_update, after_step, after_save, after_fit, cleanup_fit`."
     order = 0
     def __repr__(self): return type(self).__name__
 

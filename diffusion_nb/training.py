@@ -24,11 +24,12 @@ from .storage import (CKPT_FILES, EMA_NAME, WEIGHTS_NAME, is_complete, list_chec
                                   state_dict_as, load_weights)
 
 # %% auto #0
-__all__ = ['TRAINER_OBJECTS', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator', 'StepBatches', 'EMA',
-           'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
-           'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'init_weights', 'fit', 'ProgressCB',
-           'read_log', 'LogCB', 'TensorBoardCallback', 'check_compatible', 'find_checkpoint', 'TrainConfigError',
+__all__ = ['TRAINER_OBJECTS', 'ProgressCB', 'LogCB', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator',
+           'StepBatches', 'EMA', 'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state',
+           'set_rng_state', 'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
+           'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'EMACallback', 'PrecisionCallback',
+           'ClassLabelsCallback', 'CheckpointCallback', 'init_weights', 'fit', 'ProgressCallback', 'read_log',
+           'LogCallback', 'TensorBoardCallback', 'check_compatible', 'find_checkpoint', 'TrainConfigError',
            'train_parser', 'check_out_dir', 'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #9125a391
@@ -317,32 +318,35 @@ class Trainer:
         store_attr(but=TRAINER_OBJECTS + ('device', 'precision'))  # every setting, as an attribute of the same name
         self._setup_model(model, out_dir, accelerator, device, precision)
         self._setup_training(data, labels, loss_func, cbs, progress)
+        self('after_create')   # callbacks set up what they keep on the trainer: the EMA copy, the checked labels
 
 # %% ../nbs/05_training.ipynb #604b7ee3
 @patch
 def _setup_model(self:Trainer, model, out_dir, accelerator, device, precision):
-    "Run folder, processes, device and precision; then the model (from `init` if given) on its device, its EMA and DDP wrapper."
+    "Run folder, processes, device and precision; then the model (from `init` if given) on its device, and its DDP wrapper."
     self.out_dir = None if out_dir is None else Path(out_dir)
     self._setup_dist(accelerator, device)
     self.precision = resolve_precision(precision, self.device)
     self.init_path = None if self.init is None else init_weights(model, self.init)
     self.model = model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
-    self.ema = EMA(self.model, self.ema_decay, self.ema_warmup)
     self.net = self.acc.prepare_model(self.model) if self.world > 1 else self.model  # DDP: gradients averaged
 
 # %% ../nbs/05_training.ipynb #cd514e74
 @patch
 def _setup_training(self:Trainer, data, labels, loss_func, cbs, progress):
-    "AdamW with its warm-up schedule, the step batches and labels, the loss function, the counters and the callbacks."
+    "AdamW with its warm-up schedule, the step batches, the loss function, the counters, and the callbacks the settings ask for."
     fused = self.device.type in ('cpu', 'cuda')  # one fused kernel for all parameters: about half the time of the default loop on CPU
     self.opt = torch.optim.AdamW(param_groups(self.model, self.lr, self.class_lr), lr=self.lr, weight_decay=self.weight_decay, fused=fused or None)
     self.lr_fn = WarmupCosine(self.warmup, None, self.cosine, self.min_lr_ratio)
     self.lr_sched = LambdaLR(self.opt, self.lr_fn)
     self.batches = StepBatches(data, self.bs, self.seed, self.flip, self.rank, self.world)
-    self.labels_t = self._check_labels(labels)
     self.loss_func = loss_func or self.diffusion_loss
     self.step, self.history, self.last_ckpt, self.saved_step, self.img_per_s = 0, [], None, None, None
-    self.cbs = ([ProgressCB(progress)] if progress else []) + [LogCB(self.log_every)] + list(cbs)
+    self.cbs = [EMACallback(self.ema_decay, self.ema_warmup), PrecisionCallback(), LogCallback(self.log_every)]
+    if labels is not None: self.cbs.append(ClassLabelsCallback(labels, self.p_uncond))
+    if self.out_dir is not None: self.cbs.append(CheckpointCallback(self.ckpt_every))
+    if progress: self.cbs.append(ProgressCallback(progress))
+    self.cbs += list(cbs)
 
 # %% ../nbs/05_training.ipynb #bb46fab1
 _NOT_IN_TRAIN_CONFIG = ('target', 'loss', 'min_snr_gamma', 'device')  # top-level keys of `config`, or where rather than how
@@ -403,31 +407,12 @@ def autocast(self:Trainer):
     "bfloat16 autocast on the training device when `precision` is 'bf16', else a no-op."
     return precision_context(self.device, self.precision)
 
-# %% ../nbs/05_training.ipynb #98f743eb
-@patch
-def _check_labels(self:Trainer, labels):
-    "`labels` as an int64 tensor on the device, checked against the images and the model's classes (None without labels)."
-    if labels is None: return None
-    k, y = getattr(self.model, 'num_classes', 0), torch.as_tensor(labels)
-    if not k: raise ValueError("labels= needs a conditional model: build it with num_classes (this one has num_classes=0)")
-    if y.shape != (len(self.batches.images),) or y.is_floating_point(): raise ValueError(f"labels must be {len(self.batches.images)} integer class ids, one per image, got {y.dtype} {tuple(y.shape)}")
-    if y.min() < 0 or y.max() >= k: raise ValueError(f"labels must be in [0, {k - 1}] for num_classes={k}; got {y.min().item()} to {y.max().item()}")
-    return y.long().to(self.device)
-
-@patch
-def _labels(self:Trainer, s:int): # the step
-    "Step `s`'s class labels, each dropped to 'no class' with probability `p_uncond` (seeded by step and rank); None without labels."
-    if self.labels_t is None: return None
-    y = self.labels_t[self.batches.indices(s).to(self.labels_t.device)]
-    drop = torch.rand(len(y), generator=make_generator(self.seed, 'uncond', s, self.rank)) < self.p_uncond
-    return torch.where(drop.to(y.device), torch.full_like(y, self.model.num_classes), y)
-
 # %% ../nbs/05_training.ipynb #ee7e9568
 @patch
 def _take_batch(self:Trainer, s:int): # the step
-    "Seed torch (dropout) from `(seed, step, rank)` and set `x0` and `y` to step `s`'s batch and labels on the device."
+    "Seed torch (dropout) from `(seed, step, rank)` and set `x0` to step `s`'s batch on the device (`y`, the labels, is a callback's)."
     torch.manual_seed(derive_seed(self.seed, 'torch', s, self.rank))
-    self.x0, self.y = self.batches(s, self.device), self._labels(s)
+    self.x0, self.y = self.batches(s, self.device), None
     if self.channels_last: self.x0 = self.x0.contiguous(memory_format=torch.channels_last)
 
 # %% ../nbs/05_training.ipynb #a6fdca99
@@ -442,12 +427,11 @@ def _check_finite(self:Trainer, s:int): # the step
 # %% ../nbs/05_training.ipynb #6ee27d2b
 @patch
 def _record_step(self:Trainer, t0:float): # perf_counter() at the start of the step
-    "Count the step, update images/s and the history, and checkpoint every `ckpt_every` steps."
+    "Count the step, update images/s and the history."
     self.step += 1
     ips = self.bs * self.world / (time.perf_counter() - t0)
     self.img_per_s = ips if self.img_per_s is None else 0.9 * self.img_per_s + 0.1 * ips
     self.history.append(dict(step=self.step, loss=self.loss_value, lr=self.lr_value))
-    if self.out_dir is not None and self.step % self.ckpt_every == 0: self.save()
 
 # %% ../nbs/05_training.ipynb #e608c46a
 @patch
@@ -457,7 +441,7 @@ def one_step(self:Trainer):
     self._take_batch(s)
     self('before_step')
     g = make_generator(self.seed, 'noise', s, self.rank, device=self.device)
-    with self.autocast(): self.loss_t = self.loss_func(self.net, self.x0, generator=g)
+    self.loss_t = self.loss_func(self.net, self.x0, generator=g)
     self('after_loss')
     lv = self.loss_t.detach().float()
     if self.world > 1: lv = self.acc.reduce(lv, 'mean')
@@ -466,9 +450,65 @@ def one_step(self:Trainer):
     self.loss_value, self.lr_value = lv.item(), self.opt.param_groups[0]['lr']
     self._check_finite(s)
     self.grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip) if self.grad_clip else None
-    self.opt.step(); self.lr_sched.step(); self.ema.update(self.model)
+    self.opt.step(); self.lr_sched.step()
+    self('after_update')
     self._record_step(t0)
     self('after_step')
+
+# %% ../nbs/05_training.ipynb #6ea5b871
+class EMACallback(Callback):
+    "Keep `trainer.ema`, the moving average of the weights that sampling and export use, one update per optimizer step."
+    order = -20
+    def __init__(self, decay:float=0.999, # EMA decay
+                 warmup:bool=True):       # decay warm-up (a short average early on)
+        store_attr()
+    def after_create(self, t): t.ema = EMA(t.model, self.decay, self.warmup)  # the Trainer
+    def after_update(self, t): t.ema.update(t.model)                          # the Trainer
+
+class PrecisionCallback(Callback):
+    "Compute the loss under the trainer's precision (bf16 autocast or none): on in `before_step`, off in `after_loss`."
+    order = -10
+    def before_step(self, t): self.ctx = t.autocast(); self.ctx.__enter__()  # the Trainer
+    def after_loss(self, t): self._leave()                                   # the Trainer
+    def cleanup_fit(self, t): self._leave()   # the Trainer; a step that failed inside the loss leaves no autocast behind
+    def _leave(self):
+        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+
+# %% ../nbs/05_training.ipynb #b0afc394
+class ClassLabelsCallback(Callback):
+    "Set `trainer.y` to each step's class labels, a fraction `p_uncond` dropped to 'no class' (classifier-free guidance)."
+    order = -30
+    def __init__(self, labels,             # class ids (N,), one per training image
+                 p_uncond:float=0.1):      # the fraction dropped to 'no class', seeded by (seed, step, rank)
+        self.given, self.p_uncond, self.labels = labels, p_uncond, None
+    def after_create(self, t): # the Trainer
+        "Check the labels against the images and the model's classes; keep them as int64 on the device."
+        k, y, n = getattr(t.model, 'num_classes', 0), torch.as_tensor(self.given), len(t.batches.images)
+        if not k: raise ValueError("labels= needs a conditional model: build it with num_classes (this one has num_classes=0)")
+        if y.shape != (n,) or y.is_floating_point(): raise ValueError(f"labels must be {n} integer class ids, one per image, got {y.dtype} {tuple(y.shape)}")
+        if y.min() < 0 or y.max() >= k: raise ValueError(f"labels must be in [0, {k - 1}] for num_classes={k}; got {y.min().item()} to {y.max().item()}")
+        self.labels = y.long().to(t.device)
+    def labels_at(self, t, s:int): # the Trainer, a step
+        "Step `s`'s labels, each dropped to 'no class' (id `num_classes`) with probability `p_uncond`."
+        y = self.labels[t.batches.indices(s).to(self.labels.device)]
+        drop = torch.rand(len(y), generator=make_generator(t.seed, 'uncond', s, t.rank)) < self.p_uncond
+        return torch.where(drop.to(y.device), torch.full_like(y, t.model.num_classes), y)
+    def before_step(self, t): t.y = self.labels_at(t, t.step) # the Trainer
+
+class CheckpointCallback(Callback):
+    "Save a checkpoint (`Trainer.save`: into `out_dir`, keeping the newest `keep`) every `every` steps and at the end of `fit`."
+    order = -10
+    def __init__(self, every:int=1000): check_int('every', every); self.every = every # steps between checkpoints
+    def after_step(self, t): # the Trainer
+        if t.step % self.every == 0: t.save()
+    def after_fit(self, t): # the Trainer; also after an early stop (CancelFitException)
+        if t.saved_step != t.step: t.save()
+
+# %% ../nbs/05_training.ipynb #f1b9e628
+@patch
+def callback(self:Trainer, cls): # a callback class
+    "This trainer's first callback of type `cls` (None if it has none)."
+    return next((c for c in self.cbs if isinstance(c, cls)), None)
 
 # %% ../nbs/05_training.ipynb #bbaef999
 @patch
@@ -542,7 +582,6 @@ def fit(self:Trainer, steps:int=None, # train until this many steps in all
         try:
             while self.step < total: self.one_step()
         except CancelFitException: pass
-        if self.out_dir is not None and self.saved_step != self.step: self.save()
         self('after_fit')
     finally: self('cleanup_fit')
     return self
@@ -567,7 +606,7 @@ def fit(model,         # the denoiser to train
     return Trainer(model, data, **kwargs).fit(steps, epochs, resume)
 
 # %% ../nbs/05_training.ipynb #164fb6be
-class ProgressCB(Callback):
+class ProgressCallback(Callback):
     "A tqdm progress bar with the loss and images/s, on the main process."
     order = 10
     def __init__(self, kind=True): self.kind = kind # True: tqdm.auto; 'text': plain tqdm
@@ -584,6 +623,8 @@ class ProgressCB(Callback):
         "Close the bar, even when training failed."
         if getattr(self, 'pbar', None) is not None: self.pbar.close(); self.pbar = None
 
+ProgressCB = ProgressCallback   # the name before the callbacks were named alike; kept for one release
+
 # %% ../nbs/05_training.ipynb #23e51c5f
 def read_log(path, # a run folder or its log.jsonl
             ) -> list[dict]:
@@ -596,7 +637,7 @@ def read_log(path, # a run folder or its log.jsonl
     return out
 
 # %% ../nbs/05_training.ipynb #90a82a33
-class LogCB(Callback):
+class LogCallback(Callback):
     "Every `every` steps append the mean loss, LR and images/s to `<out_dir>/log.jsonl` (main process only)."
     order = 20
     def __init__(self, every=10): self.every = every # write a line every N steps
@@ -614,6 +655,8 @@ class LogCB(Callback):
             rec = dict(step=t.step, loss=sum(self.losses) / len(self.losses), lr=t.lr_value, img_per_s=round(t.img_per_s, 1), time=round(time.time(), 2))
             with open(self.path, 'a') as f: f.write(json.dumps(rec) + '\n')
             self.losses = []
+
+LogCB = LogCallback   # the name before the callbacks were named alike; kept for one release
 
 # %% ../nbs/05_training.ipynb #93e78fc9
 @patch
