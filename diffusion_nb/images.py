@@ -13,7 +13,7 @@ from .core import check_int
 
 # %% auto #0
 __all__ = ['MIN_RES', 'to_rgb', 'check_res', 'prepare_image', 'to_float', 'to_uint8', 'to_pil', 'as_uint8', 'image_grid',
-           'show_images']
+           'show_images', 'as_uint8_images']
 
 # %% ../nbs/a1_images.ipynb #5468b453
 def to_rgb(im:Image.Image, # a PIL image in any mode
@@ -196,3 +196,16 @@ def show_images(ims, # a (B,C,H,W) batch, or a list of tensors / arrays / PIL im
     fig = _plot_grid(ims, nrows, ncols, titles, figsize, padding, kwargs)
     if suptitle: fig.suptitle(suptitle)
     fig.tight_layout(pad=0.2)
+
+# %% ../nbs/a1_images.ipynb #7fcf170b
+def as_uint8_images(ims, # uint8 (N,3,H,W) tensor, uint8 (N,H,W,3) array, [0, 1] float (N,3,H,W) tensor, or a list of PIL images
+                   )->torch.Tensor: # uint8 (N, 3, H, W)
+    "A batch of RGB images, in any of the forms this package makes, as a uint8 (N, 3, H, W) tensor (`as_uint8`, checked)."
+    if isinstance(ims, torch.Tensor) and ims.is_floating_point() and ims.numel():
+        lo, hi = ims.min().item(), ims.max().item()   # a metric must not silently clamp [-1, 1] images
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ValueError(f"float images must be in [0, 1] (as sample(..., output='tensor') gives); got values in [{lo:.3g}, {hi:.3g}]. "
+                             "For [-1, 1] images use diffusion_nb.images.to_uint8 first")
+    u = as_uint8(ims)
+    if u.shape[1] != 3: raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(u.shape)}")
+    return u

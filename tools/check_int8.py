@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from compare_runs import score, line
 import torch
 from diffusion_nb.pretrained import load_pretrained, resolve_pretrained, WEIGHTS_NAME, INT8_MIN_NUMEL
-from diffusion_nb.metrics import generate_images, get_extractor
+from diffusion_nb.metrics import generate_images
+from diffusion_nb.extractors import get_extractor
 from diffusion_nb.data import load_flowers
 from diffusion_nb.core import precision_context
 

@@ -22,7 +22,8 @@ import torch, torch.nn.functional as F
 from diffusion_nb.data import load_flowers
 from diffusion_nb.images import to_float, to_uint8
 from diffusion_nb.pretrained import load_pretrained, resolve_pretrained
-from diffusion_nb.metrics import generate_images, get_extractor, image_metrics, real_features
+from diffusion_nb.metrics import generate_images, image_metrics, real_features
+from diffusion_nb.extractors import get_extractor
 
 def score(ims, res, exts) -> dict:
     "FID and KID of uint8 images against the test split at `res`, per feature space."
