@@ -4,7 +4,7 @@
 
 # %% ../nbs/a2_extractors.ipynb #09fb4c87
 from __future__ import annotations
-import importlib.util, json, math, time, warnings
+import importlib.util, json, time, warnings
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -14,12 +14,13 @@ import diffusion_nb
 from .data import load_flowers_labelled
 from .images import to_float, as_uint8_images
 from .core import write_atomic, save_safetensors, check_choice
-from .storage import state_dict_as, read_weights
+from .storage import state_dict_as, load_weights
+from .training import Trainer
 
 # %% auto #0
-__all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'FlowersNet', 'accuracy', 'train_feature_net',
-           'save_feature_net', 'load_feature_net', 'FlowersFeatures', 'InceptionUnavailable', 'bundled_inception_file',
-           'InceptionFeatures', 'get_extractor']
+__all__ = ['FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'EXTRACTORS', 'FlowersNet', 'classifier_loss', 'accuracy',
+           'train_feature_net', 'save_feature_net', 'load_feature_net', 'FlowersFeatures', 'InceptionUnavailable',
+           'bundled_inception_file', 'InceptionFeatures', 'get_extractor']
 
 # %% ../nbs/a2_extractors.ipynb #339310c6
 FEATURE_RES = 32  # the offline classifier sees 32 px images; others are resized to this
@@ -40,6 +41,7 @@ class FlowersNet(nn.Module):
         super().__init__()
         if len(widths) != 4: raise ValueError(f"widths={widths!r} must give 4 channel counts")
         a, b, c, d = widths
+        self.num_classes = int(n_classes)   # what Trainer's class labels are checked against
         self.config = dict(widths=[int(w) for w in widths], n_classes=int(n_classes), dropout=float(dropout))
         self.body = nn.Sequential(*_cbr(3, a), nn.MaxPool2d(2), *_cbr(a, b), nn.MaxPool2d(2),
                                   *_cbr(b, c), *_cbr(c, c), nn.MaxPool2d(2), *_cbr(c, d))
@@ -48,13 +50,18 @@ class FlowersNet(nn.Module):
     def forward(self, x): return self.head(self.features(x))  # class logits (B, n_classes)
 
 # %% ../nbs/a2_extractors.ipynb #90a80e62
-def _augment(x, g, pad=4):
-    "Random horizontal flips and random translations of up to `pad` pixels (reflect padding)"
-    flip = torch.rand(len(x), generator=g) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+def _translate(x, g, pad=4):
+    "Random translations of up to `pad` pixels (reflect padding), drawn from generator `g`"
     xp, h, w = F.pad(x, (pad,)*4, mode="reflect"), x.shape[2], x.shape[3]
-    ij = torch.randint(0, 2*pad + 1, (len(x), 2), generator=g).tolist()
-    return torch.stack([xp[k, :, i:i + h, j:j + w] for k, (i, j) in enumerate(ij)])
+    ij = torch.randint(0, 2*pad + 1, (len(x), 2), generator=g, device=g.device).tolist()
+    return torch.stack([xp[k, :, i:i + h, j:j + w] for k, (i, j) in enumerate(ij)]).contiguous(memory_format=torch.channels_last)
+
+def classifier_loss(model, # a classifier on [-1, 1] images
+                    x0,    # a batch in [-1, 1]
+                    y,     # its class ids
+                    generator=None): # draws the translations
+    "Cross-entropy (label smoothing 0.1) of `model` on `x0` shifted at random: the `loss_func` that makes `Trainer` train a classifier"
+    return F.cross_entropy(model(_translate(x0, generator)), y, label_smoothing=0.1)
 
 @torch.inference_mode()
 def accuracy(net:nn.Module, # a classifier on [-1, 1] images
@@ -68,50 +75,28 @@ def accuracy(net:nn.Module, # a classifier on [-1, 1] images
     top = torch.cat([net(to_float(ims[i:i + bs])).topk(k, 1).indices for i in range(0, len(ims), bs)])
     return (top == labels[:, None]).any(1).double().mean().item()
 
-# %% ../nbs/a2_extractors.ipynb #6c91763a
-def _one_cycle(net, lr, wd, total_steps):
-    "AdamW on `net`'s parameters with a one-cycle learning rate peaking at `lr`: (optimiser, scheduler)"
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=wd)
-    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=total_steps)
-
-# %% ../nbs/a2_extractors.ipynb #42d7595e
-def _train_epoch(net, x, y, opt, sched, bs, g):
-    "One pass over `x` in shuffled, augmented batches (random draws from `g`); returns (mean loss, train accuracy)"
-    net.train(); perm, tot, correct = torch.randperm(len(x), generator=g), 0., 0
-    for i in range(math.ceil(len(x)/bs)):
-        idx = perm[i*bs:(i + 1)*bs]
-        xb = _augment(x[idx], g).contiguous(memory_format=torch.channels_last)
-        out = net(xb); loss = F.cross_entropy(out, y[idx], label_smoothing=0.1)
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-        tot += loss.item()*len(idx); correct += (out.argmax(1) == y[idx]).sum().item()
-    return tot/len(x), correct/len(x)
-
-# %% ../nbs/a2_extractors.ipynb #1ffc7517
-def _epoch_log(ep, loss, acc, t0, progress):
-    "The log entry of epoch `ep` (counted from 0) of a training started at `t0`, printed as one line when `progress`"
-    r = dict(epoch=ep + 1, loss=loss, train_acc=acc, seconds=time.perf_counter() - t0)
-    if progress: print(f"epoch {ep + 1:2d}  loss {loss:.3f}  train acc {acc:.3f}  {time.perf_counter() - t0:5.0f} s")
-    return r
-
 # %% ../nbs/a2_extractors.ipynb #57e0a2e7
 def train_feature_net(epochs:int=10, # passes over the train split
                       bs:int=128, # batch size
-                      lr:float=3e-3, # peak learning rate of the one-cycle schedule
+                      lr:float=3e-3, # peak learning rate (30 % warm-up, then a cosine decay to 0)
                       wd:float=5e-4, # AdamW weight decay
-                      seed:int=0, # seeds the initialisation, shuffling and augmentation
+                      seed:int=0, # seeds the initialisation, batches, flips and translations
                       data_dir=None, # local imagefolder root
                       limit:int=None, # train on this many images (None: all); for quick tests
-                      progress:bool=True, # print one line per epoch
+                      progress:bool=True, # a progress bar over the steps
+                      precision:str='fp32', # 'fp32', 'bf16' or 'auto', as for Trainer
                       **kwargs, # passed to FlowersNet (widths, dropout)
                      )->tuple: # (the trained FlowersNet in eval mode, a log dict)
-    "Train the offline feature network on the Flowers-102 train split (32 px), never on test"
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    "Train the offline feature network on the Flowers-102 train split (32 px), never on test, with the diffusion models' `Trainer`"
     ims, y, classes = load_flowers_labelled("train", FEATURE_RES, data_dir, limit)
-    x, net = to_float(ims), FlowersNet(n_classes=len(classes), **kwargs).to(memory_format=torch.channels_last)
-    opt, sched = _one_cycle(net, lr, wd, epochs*math.ceil(len(x)/bs))
-    log, t0 = [], time.perf_counter()
-    for ep in range(epochs): log.append(_epoch_log(ep, *_train_epoch(net, x, y, opt, sched, bs, g), t0, progress))
-    cfg = dict(epochs=epochs, bs=bs, lr=lr, wd=wd, seed=seed, n_train=len(x), classes=classes)
+    torch.manual_seed(seed); net = FlowersNet(n_classes=len(classes), **kwargs)
+    spe = len(ims) // bs   # steps per epoch (Trainer drops the last partial batch)
+    tr = Trainer(net, ims, labels=y, p_uncond=0., loss_func=classifier_loss, bs=bs, lr=lr, weight_decay=wd, seed=seed,
+                 warmup=round(0.3 * epochs * spe), cosine=True, grad_clip=None, precision=precision, progress=progress)
+    t0 = time.perf_counter(); tr.fit(epochs=epochs)
+    losses = [h['loss'] for h in tr.history]
+    log = [dict(epoch=e + 1, loss=sum(losses[e*spe:(e + 1)*spe]) / spe) for e in range(epochs)]
+    cfg = dict(epochs=epochs, bs=bs, lr=lr, wd=wd, seed=seed, precision=tr.precision, trainer='diffusion_nb.training.Trainer', n_train=len(ims), classes=classes)
     return net.eval(), dict(config=cfg, log=log, train_seconds=time.perf_counter() - t0)
 
 # %% ../nbs/a2_extractors.ipynb #74ecde48
@@ -132,10 +117,8 @@ def load_feature_net(path=None, # file stem or .safetensors file (default: the s
     st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
     if not st.is_file() or not js.is_file(): raise FileNotFoundError(f"no feature network at {st} (+ {js.name})")
     info = json.loads(js.read_text())
-    net = FlowersNet(**info["model"])
-    missing, unexpected = net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in read_weights(st).items()}, strict=False)
-    if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
-        raise ValueError(f"{st} does not match the architecture in {js.name}: missing {missing}, unexpected {unexpected}")
+    # BatchNorm's step counters are not weights: the shipped file has none, and the network keeps its own
+    net = load_weights(FlowersNet(**info["model"]), st, keep_own=lambda k: k.endswith("num_batches_tracked"))
     return net.eval(), info
 
 # %% ../nbs/a2_extractors.ipynb #fc0d3d92

@@ -144,11 +144,12 @@ def read_weights(f, # a safetensors file
 
 def load_weights(model:torch.nn.Module, # the model to fill
                  f,                     # a safetensors file
-                 keep_own:str|None=None, # a name prefix the file may lack: the model keeps its own values there
+                 keep_own=None,         # names the file may lack, the model keeping its own values there: a prefix, or a test f(name) -> bool
                 ) -> torch.nn.Module:
     "Load `f` into `model` after checking names, shapes and values; float16 and int8 files come back in the model's dtype."
     sd, want = read_weights(f), model.state_dict()
-    if keep_own: sd = {**{k: v for k, v in want.items() if k.startswith(keep_own)}, **sd}
+    own = keep_own if callable(keep_own) else (lambda k: bool(keep_own) and k.startswith(keep_own))
+    sd = {**{k: v for k, v in want.items() if own(k)}, **sd}
     missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
     shapes = [f"{k}: file {tuple(sd[k].shape)}, model {tuple(want[k].shape)}" for k in want if k in sd and sd[k].shape != want[k].shape]
     if missing or extra or shapes:

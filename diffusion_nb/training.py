@@ -308,7 +308,7 @@ class Trainer:
                  log_every:int=10,           # log.jsonl line every N steps
                  cbs=(),                     # extra callbacks
                  progress=True,              # tqdm bar: True (auto), 'text' or False
-                 loss_func=None,             # f(model, x0, generator) -> loss replacing diffusion_loss
+                 loss_func=None,             # f(model, x0, y=labels or None, generator=g) -> loss, replacing diffusion_loss
                  accelerator=None,           # an accelerate.Accelerator (made for you under torchrun/accelerate launch)
                  labels=None,                # class ids (N,) of the images, for a model with num_classes (conditional)
                  p_uncond:float=0.1,         # with labels: the fraction of labels dropped to 'no class' (classifier-free guidance)
@@ -383,9 +383,10 @@ def resolution(self:Trainer):
 def diffusion_loss(self:Trainer,
                    model,          # the denoiser (or its DDP wrapper)
                    x0,             # a clean batch in [-1, 1]
+                   y=None,         # its class labels (a conditional model), or None
                    generator=None):# draws the timesteps and noise
     "The loss of `model` on clean batch `x0` with this trainer's schedule, target and loss."
-    return diffusion_loss(model, self.schedule, x0, self.target, self.loss, self.min_snr_gamma, generator, y=getattr(self, 'y', None))
+    return diffusion_loss(model, self.schedule, x0, self.target, self.loss, self.min_snr_gamma, generator, y=y)
 
 # %% ../nbs/05_training.ipynb #d660c428
 @patch
@@ -441,7 +442,7 @@ def one_step(self:Trainer):
     self._take_batch(s)
     self('before_step')
     g = make_generator(self.seed, 'noise', s, self.rank, device=self.device)
-    self.loss_t = self.loss_func(self.net, self.x0, generator=g)
+    self.loss_t = self.loss_func(self.net, self.x0, y=self.y, generator=g)
     self('after_loss')
     lv = self.loss_t.detach().float()
     if self.world > 1: lv = self.acc.reduce(lv, 'mean')
