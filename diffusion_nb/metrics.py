@@ -11,7 +11,7 @@ from safetensors import safe_open
 from .data import load_flowers, find_data_dir, flowers_cache_path, load_flowers_labelled, class_id, class_names
 from .images import to_float, to_uint8, as_uint8_images, image_grid
 from .core import save_safetensors, check_int, check_num, moved_names
-from .sampling import SAMPLER_FIELDS, add_sampler_flags, args_sampler_config
+from .sampling import split_sampler_settings, add_sampler_flags, args_sampler_config
 from .extractors import EXTRACTORS, FlowersFeatures, InceptionUnavailable, get_extractor, load_feature_net, accuracy
 
 __getattr__ = moved_names('diffusion_nb.metrics', dict.fromkeys(('FEATURE_RES', 'FEATURES_DIR', 'INCEPTION_FILE', 'FlowersNet', 'train_feature_net',
@@ -227,7 +227,7 @@ def evaluate_sampler(pipe, # a DiffusionPipeline
     extractor = extractor or get_extractor()
     if real is None: real = real_features("test", pipe.resolution, extractor)
     ims, spi = generate_images(pipe, n, bs, seed, **settings)
-    steps = len(pipe.sampler(**{k: v for k, v in settings.items() if k in SAMPLER_FIELDS})) if hasattr(pipe, "sampler") else settings.get("steps")
+    steps = len(pipe.sampler(**split_sampler_settings(settings)[0])) if hasattr(pipe, "sampler") else settings.get("steps")
     r = dict(**image_metrics(ims, real, extractor, kid_subsets, seed=seed), sec_per_image=spi, steps=steps)
     return dict(r, images=ims[:keep]) if keep else r
 

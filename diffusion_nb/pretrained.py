@@ -15,7 +15,7 @@ from .images import as_uint8, to_pil, image_grid
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .models import model_from_config, MODELS
-from .sampling import SamplerConfig, SAMPLER_FIELDS, sampler_config, add_sampler_flags, args_sampler_config, sample, save_gif
+from .sampling import SamplerConfig, SAMPLER_FIELDS, split_sampler_settings, sampler_config, add_sampler_flags, args_sampler_config, sample, save_gif
 from .storage import (WEIGHTS_DIR, list_pretrained, find_weights, SCALE_SUFFIX, CONFIG_NAME, WEIGHTS_NAME, EMA_NAME, DTYPES,
                                   INT8_MIN_NUMEL, PretrainedError, state_dict_as, load_weights)
 
@@ -152,8 +152,8 @@ def __call__(self:DiffusionPipeline,
              output:str='pil', # 'pil', 'uint8' or 'tensor'
              **kwargs):        # SamplerConfig fields (steps, eta, clip_x0, ...) and `sample`'s other arguments (precision, y, guidance, progress, ...)
     "Generate `n` images (PIL images by default)."
-    spec = sampler_config(sampler, **{k: kwargs.pop(k) for k in SAMPLER_FIELDS if k in kwargs})
-    return sample(self.model, self.sampler(spec), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **kwargs)
+    fields, rest = split_sampler_settings(kwargs)
+    return sample(self.model, self.sampler(sampler_config(sampler, **fields)), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **rest)
 
 
 # %% ../nbs/07_pretrained.ipynb #bcbbe00f

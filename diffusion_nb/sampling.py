@@ -16,9 +16,9 @@ from .forward import TARGETS
 
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'SAMPLER_FIELDS', 'Sampler', 'DDPMSampler', 'ddim_timesteps',
-           'DDIMSampler', 'DPMSolverSampler', 'SamplerConfig', 'sampler_config', 'get_sampler', 'add_sampler_flags',
-           'args_sampler_config', 'Frames', 'to_output', 'class_labels', 'guided_call', 'denoise', 'sample', 'save_gif',
-           'SampleGridCallback']
+           'DDIMSampler', 'DPMSolverSampler', 'SamplerConfig', 'sampler_config', 'split_sampler_settings',
+           'get_sampler', 'add_sampler_flags', 'args_sampler_config', 'Frames', 'to_output', 'class_labels',
+           'guided_call', 'denoise', 'sample', 'save_gif', 'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
 SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
@@ -305,6 +305,11 @@ def sampler_config(spec=None, # a SamplerConfig, a sampler's name, or None (the 
     if bad := sorted(set(settings) - set(SAMPLER_FIELDS)):
         raise TypeError(f"unknown sampler setting(s) {bad}: the settings are {', '.join(SAMPLER_FIELDS)}")
     return dataclasses.replace(base, **settings)
+
+def split_sampler_settings(settings:dict, # keyword arguments of a call that samples
+                          ) -> tuple[dict, dict]:
+    "`settings` as (its `SamplerConfig` fields, everything else): for functions that take both as keywords."
+    return ({k: v for k, v in settings.items() if k in SAMPLER_FIELDS}, {k: v for k, v in settings.items() if k not in SAMPLER_FIELDS})
 
 def get_sampler(spec, # a SamplerConfig or a sampler's name: 'ddpm', 'ddim', 'dpm++' or 'dpm++sde'
                 schedule, # a NoiseSchedule
