@@ -12,7 +12,8 @@ from fastcore.basics import patch, store_attr
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .simple_unet import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config, SimpleUNet, SeedSimpleUNet, ClassEmbedding, unet_embedding
+from .unet_parts import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config, ClassEmbedding, unet_embedding
+from .simple_unet import SimpleUNet, SeedSimpleUNet
 from .core import is_int, check_int, check_num, check_choice, moved_names
 
 # %% ../nbs/04_attention_unet.ipynb #616791f2

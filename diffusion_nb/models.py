@@ -10,7 +10,8 @@ __all__ = ['MODELS', 'RENAMED_KEYS', 'ADDED_ARGS', 'upgrade_model_config', 'buil
 import inspect
 import torch.nn as nn
 from .core import check_choice
-from .simple_unet import SimpleUNet, SeedSimpleUNet, count_params
+from .unet_parts import count_params
+from .simple_unet import SimpleUNet, SeedSimpleUNet
 from .attention_unet import AttentionUNet
 
 # %% ../nbs/04a_models.ipynb #ddecb7ec

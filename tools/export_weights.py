@@ -10,7 +10,7 @@ import argparse, json, math
 from pathlib import Path
 
 from diffusion_nb.pretrained import WEIGHTS_DIR, INT8_MIN_NUMEL, load_pretrained, save_pretrained
-from diffusion_nb.simple_unet import count_params
+from diffusion_nb.unet_parts import count_params
 from diffusion_nb.storage import latest_checkpoint
 from diffusion_nb.training import read_log
 
