@@ -313,7 +313,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='2 rounds, 10-step sampling: under 5 minutes on 2 busy cores')
     p.add_argument('--only', nargs='+', default=['train', 'sample', 'data', 'precision'], choices=['train', 'sample', 'data', 'precision'])
-    p.add_argument('--models', nargs='+', default=['simple', 'attention'], choices=[m for m in MODELS if m != 'seed_simple'])
+    p.add_argument('--models', nargs='+', default=['simple', 'attention'], choices=[m for m in MODELS if m != 'original_simple'])
     p.add_argument('--res', type=int, nargs='+', default=[32, 64], help='image sides')
     p.add_argument('--batch', type=int, default=32, help='training batch size')
     p.add_argument('--rounds', type=int, default=None, help='timed rounds per training row (default 5; 2 with --quick)')

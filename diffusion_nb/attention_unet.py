@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ResnetBlock', 'LinearAttention', 'Attention', 'DownLevel', 'UpLevel', 'AttentionUNet', 'count_params', 'stage_table',
-           'SimpleUNet', 'SeedSimpleUNet']
+           'SimpleUNet', 'OriginalSimpleUNet']
 
 # %% ../nbs/04_attention_unet.ipynb #6c4c969c
 import inspect
@@ -13,11 +13,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .unet_parts import SinusoidalPosEmb, timestep_embedding, check_unet_input, count_params, stage_table, init_config, ClassEmbedding, unet_embedding
-from .simple_unet import SimpleUNet, SeedSimpleUNet
+from .simple_unet import SimpleUNet, OriginalSimpleUNet
 from .core import is_int, check_int, check_num, check_choice, moved_names
 
 # %% ../nbs/04_attention_unet.ipynb #616791f2
-_all_ = ['count_params', 'stage_table', 'SimpleUNet', 'SeedSimpleUNet']  # re-exported: one import gives every model
+_all_ = ['count_params', 'stage_table', 'SimpleUNet', 'OriginalSimpleUNet']  # re-exported: one import gives every model
 
 # %% ../nbs/04_attention_unet.ipynb #e3b91853
 class ResnetBlock(nn.Module):
@@ -226,4 +226,5 @@ def config(self:AttentionUNet)->dict:
 
 # %% ../nbs/04_attention_unet.ipynb #7dec6c1d
 __getattr__ = moved_names('diffusion_nb.attention_unet', dict.fromkeys(('MODELS', 'RENAMED_KEYS', 'ADDED_ARGS', 'upgrade_model_config',
-                                                                          'build_model', 'model_from_config'), 'diffusion_nb.models'))
+                                                                          'build_model', 'model_from_config'), 'diffusion_nb.models')
+    | {'SeedSimpleUNet': 'diffusion_nb.simple_unet:OriginalSimpleUNet'})

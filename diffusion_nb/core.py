@@ -150,12 +150,13 @@ def precision_context(device,         # the device the model runs on
 
 # %% ../nbs/a0_core.ipynb #170d08d7
 def moved_names(old:str, # the old module's name, for the message (e.g. 'diffusion_nb.data')
-                new:dict, # {name: module it now lives in, e.g. 'diffusion_nb.core'}
+                new:dict, # {name: the module it now lives in, e.g. 'diffusion_nb.core'; or 'module:new_name' if it was also renamed}
                ):
     "A module `__getattr__` serving `new`'s names from their new modules, with a `DeprecationWarning` naming the new place."
     def __getattr__(name):
         if name not in new: raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        warnings.warn(f"{old}.{name} moved to {new[name]}.{name}; import it from there (the old name goes in the next release)",
+        mod, _, to = new[name].partition(':'); to = to or name
+        warnings.warn(f"{old}.{name} moved to {mod}.{to}; import it from there (the old name goes in the next release)",
                       DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(new[name]), name)
+        return getattr(importlib.import_module(mod), to)
     return __getattr__

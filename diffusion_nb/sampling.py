@@ -72,8 +72,8 @@ class DDPMSampler(Sampler):
     "Ancestral sampling of p(x_{t-1} | x_t) over all `T` timesteps (Ho et al. 2020, Algorithm 2)."
     def __init__(self,
                  schedule,                    # a NoiseSchedule
-                 variance:str='posterior', # σ_t² = β̃_t ('posterior', as the seed) or β_t ('beta')
-                 clip_x0:bool=False,       # clamp the predicted x0 to [-1, 1] (the seed does not)
+                 variance:str='posterior', # σ_t² = β̃_t ('posterior', as the original project) or β_t ('beta')
+                 clip_x0:bool=False,       # clamp the predicted x0 to [-1, 1] (the original project does not)
                  target:str='eps'):        # what the model predicts: 'eps', 'x0' or 'v'
         super().__init__(schedule, clip_x0, target)
         check_choice('variance', variance, VARIANCES)
@@ -82,7 +82,7 @@ class DDPMSampler(Sampler):
         self._recip_sqrt_alpha, self._beta = _floats(schedule.sqrt_recip_alphas), _floats(schedule.betas)   # 1/√α_t, β_t
         self._post_x0_coef, self._post_xt_coef = _floats(schedule.posterior_mean_coef1), _floats(schedule.posterior_mean_coef2)
         var = schedule.posterior_variance if variance == 'posterior' else schedule.betas
-        sig = _floats(var.sqrt())                       # σ_t = √β̃_t, the sqrt taken in float32 as the seed does
+        sig = _floats(var.sqrt())                       # σ_t = √β̃_t, the sqrt taken in float32 as the original project does
         self._sigma = {t: (sig[t] if t > 0 else 0.) for t in self.timesteps}   # no noise on the last step
 
     def __repr__(self): return f"DDPMSampler(T={self.T}, variance={self.variance!r}, clip_x0={self.clip_x0}, target={self.target!r})"

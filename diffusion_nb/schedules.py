@@ -22,7 +22,7 @@ def linear_betas(T:int=300,            # number of diffusion steps
                  beta_start:float=1e-4, # β at t = 0
                  beta_end:float=0.02,   # β at t = T-1
                 ) -> torch.Tensor:
-    "β rising linearly from `beta_start` to `beta_end` (the seed's schedule), float64 `(T,)`."
+    "β rising linearly from `beta_start` to `beta_end` (the original project's schedule), float64 `(T,)`."
     T = check_int('T', T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
 

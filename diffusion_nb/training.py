@@ -283,9 +283,9 @@ class Trainer:
     "Trains a diffusion model on uint8 images: AdamW + warm-up (+ cosine), clipping, EMA, bf16 autocast, fine-tuning, callbacks, checkpoints."
     def __init__(self, model:nn.Module,      # called as model(x_t, t); should have a .config dict
                  data,                       # uint8 (N,C,H,W) images or a FlowersDataset
-                 schedule:NoiseSchedule=None,# default: linear, T=300 (the seed's)
+                 schedule:NoiseSchedule=None,# default: linear, T=300 (the original project's)
                  target:str='eps',           # what the model predicts: 'eps', 'x0' or 'v'
-                 loss:str='l1',              # 'l1' (the seed's), 'mse' or 'huber'
+                 loss:str='l1',              # 'l1' (the original project's), 'mse' or 'huber'
                  min_snr_gamma:float=None,   # min-SNR-γ loss weighting, e.g. 5 (None: off)
                  bs:int=64,                  # batch size per process
                  lr:float=2e-4,              # peak AdamW learning rate

@@ -18,7 +18,7 @@ def timestep_embedding(
     dim:int,        # embedding size, even and >= 4
     max_period:float=10000., # the slowest frequency is 1/max_period
 )->torch.Tensor:    # float32, shape (B, dim)
-    "Sinusoidal embedding of timesteps `t`, computed in float32 (the seed's formula)."
+    "Sinusoidal embedding of timesteps `t`, computed in float32 (the original project's formula)."
     if dim % 2 or dim < 4: raise ValueError(f"timestep embedding dim must be even and >= 4, got {dim}")
     half = dim // 2
     freqs = torch.exp(torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(max_period) / (half - 1)))  # ω_i
