@@ -4,7 +4,7 @@
 
 # %% ../nbs/a0_core.ipynb #1efc94c3
 from __future__ import annotations
-import os, math, numbers, operator, warnings, importlib
+import os, math, numbers, operator, warnings, importlib, functools
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 # %% auto #0
 __all__ = ['PRECISIONS', 'is_int', 'check_int', 'check_num', 'check_choice', 'write_atomic', 'save_safetensors',
            'CancelFitException', 'Callback', 'run_cbs', 'pick_device', 'cpu_native_bf16', 'resolve_precision',
-           'precision_context', 'moved_names']
+           'precision_context', 'moved_names', 'renamed_kwargs']
 
 # %% ../nbs/a0_core.ipynb #e608f524
 def is_int(v)->bool:
@@ -160,3 +160,18 @@ def moved_names(old:str, # the old module's name, for the message (e.g. 'diffusi
                       DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(mod), to)
     return __getattr__
+
+# %% ../nbs/a0_core.ipynb #cd308cfd
+def renamed_kwargs(**renames): # old keyword name = new name
+    "Decorator: calls that use an old keyword name keep working for one release, with a `DeprecationWarning` naming the new one."
+    def deco(f):
+        @functools.wraps(f)
+        def _f(*args, **kwargs):
+            for old, new in renames.items():
+                if old not in kwargs: continue
+                if new in kwargs: raise TypeError(f"{f.__qualname__} got both {old}= (the old name of {new}=) and {new}=")
+                warnings.warn(f"{f.__qualname__}: {old}= is now {new}= (the old name goes in the next release)", DeprecationWarning, stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return f(*args, **kwargs)
+        return _f
+    return deco

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 import diffusion_nb
 from .data import load_flowers_labelled
 from .images import to_float, as_uint8_images
-from .core import write_atomic, save_safetensors, check_choice
+from .core import write_atomic, save_safetensors, check_choice, renamed_kwargs
 from .storage import state_dict_as, load_weights
 from .training import Trainer
 
@@ -33,21 +33,21 @@ def _cbr(i, o):
 # %% ../nbs/a2_extractors.ipynb #0d7a6c5b
 class FlowersNet(nn.Module):
     "A small VGG-style CNN for 32 px Flowers-102; `features` is its pooled penultimate layer"
+    @renamed_kwargs(n_classes='num_classes')
     def __init__(self,
                  widths:tuple=(32, 64, 128, 256), # channels of the four stages (the last is the feature size)
-                 n_classes:int=102, # number of flower classes
+                 num_classes:int=102, # number of flower classes
                  dropout:float=0.2, # dropout before the linear head
                 ):
         super().__init__()
         if len(widths) != 4: raise ValueError(f"widths={widths!r} must give 4 channel counts")
         a, b, c, d = widths
-        self.num_classes = int(n_classes)   # what Trainer's class labels are checked against
-        self.config = dict(widths=[int(w) for w in widths], n_classes=int(n_classes), dropout=float(dropout))
+        self.num_classes, self.config = int(num_classes), dict(widths=[int(w) for w in widths], num_classes=int(num_classes), dropout=float(dropout))
         self.body = nn.Sequential(*_cbr(3, a), nn.MaxPool2d(2), *_cbr(a, b), nn.MaxPool2d(2),
                                   *_cbr(b, c), *_cbr(c, c), nn.MaxPool2d(2), *_cbr(c, d))
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, n_classes))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, num_classes))
     def features(self, x): return self.body(x).mean((2, 3))  # global average pool → (B, widths[-1])
-    def forward(self, x): return self.head(self.features(x))  # class logits (B, n_classes)
+    def forward(self, x): return self.head(self.features(x))  # class logits (B, num_classes)
 
 # %% ../nbs/a2_extractors.ipynb #90a80e62
 def _translate(x, g, pad=4):
@@ -89,7 +89,7 @@ def train_feature_net(epochs:int=10, # passes over the train split
                      )->tuple: # (the trained FlowersNet in eval mode, a log dict)
     "Train the offline feature network on the Flowers-102 train split (32 px), never on test, with the diffusion models' `Trainer`"
     ims, y, classes = load_flowers_labelled("train", FEATURE_RES, data_dir, limit)
-    torch.manual_seed(seed); net = FlowersNet(n_classes=len(classes), **kwargs)
+    torch.manual_seed(seed); net = FlowersNet(num_classes=len(classes), **kwargs)
     spe = len(ims) // bs   # steps per epoch (Trainer drops the last partial batch)
     tr = Trainer(net, ims, labels=y, p_uncond=0., loss_func=classifier_loss, bs=bs, lr=lr, weight_decay=wd, seed=seed,
                  warmup=round(0.3 * epochs * spe), cosine=True, grad_clip=None, precision=precision, progress=progress)
@@ -118,7 +118,8 @@ def load_feature_net(path=None, # file stem or .safetensors file (default: the s
     if not st.is_file() or not js.is_file(): raise FileNotFoundError(f"no feature network at {st} (+ {js.name})")
     info = json.loads(js.read_text())
     # BatchNorm's step counters are not weights: the shipped file has none, and the network keeps its own
-    net = load_weights(FlowersNet(**info["model"]), st, keep_own=lambda k: k.endswith("num_batches_tracked"))
+    cfg = {("num_classes" if k == "n_classes" else k): v for k, v in info["model"].items()}   # files written before the rename
+    net = load_weights(FlowersNet(**cfg), st, keep_own=lambda k: k.endswith("num_batches_tracked"))
     return net.eval(), info
 
 # %% ../nbs/a2_extractors.ipynb #fc0d3d92

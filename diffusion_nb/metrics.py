@@ -384,7 +384,7 @@ def topk_accuracies(net, ims, labels, ks=(1, 5))->dict: # uint8 images and their
 def _check_conditional(pipe, net):
     nc = getattr(pipe.model, 'num_classes', 0)
     if not nc: raise ValueError('guidance_table needs a class-conditional model (num_classes > 0); this one is unconditional')
-    if nc != net.config['n_classes']: raise ValueError(f"the model has {nc} classes, the classifier {net.config['n_classes']}: they must be the same classes")
+    if nc != net.num_classes: raise ValueError(f"the model has {nc} classes, the classifier {net.num_classes}: they must be the same classes")
     return nc
 
 # %% ../nbs/08_evaluation.ipynb #2cb66da7

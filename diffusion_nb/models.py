@@ -21,7 +21,7 @@ __getattr__ = moved_names('diffusion_nb.models', {'SeedSimpleUNet': 'diffusion_n
 # %% ../nbs/04a_models.ipynb #87f32558
 MODELS = {'simple': SimpleUNet, 'attention': AttentionUNet, 'original_simple': OriginalSimpleUNet}
 OLD_NAMES = {'seed_simple': 'original_simple'}   # registry names of earlier versions -> today's
-RENAMED_KEYS = {'attention': {'channels': 'in_channels'}}  # model -> {old config key: new name}
+RENAMED_KEYS = {'attention': {'channels': 'in_channels'}, 'simple': {'channels': 'widths'}, 'original_simple': {'channels': 'widths'}}  # model -> {old config key: new name}
 ADDED_ARGS = ('num_classes',)  # arguments added later, whose defaults reproduce the models written before them
 
 def upgrade_model_config(cfg:dict, # a model config, possibly written by an older version
@@ -46,7 +46,8 @@ def build_model(
     check_choice('name', name, tuple(MODELS))
     cls = MODELS[name]
     allowed = [p for p in inspect.signature(cls).parameters if p not in ('self', 'args', 'kwargs')]
-    if bad := [k for k in kwargs if k not in allowed]:
+    old = [k for k in RENAMED_KEYS.get(name, {}) if k not in allowed and hasattr(cls.__init__, '__wrapped__')]   # served with a warning
+    if bad := [k for k in kwargs if k not in allowed + old]:
         raise TypeError(f"{cls.__name__} got unknown argument(s) {bad}; allowed: {allowed}")
     return cls(**kwargs)
 

@@ -33,7 +33,7 @@ _all_ = ['WEIGHTS_DIR', 'list_pretrained', 'CONFIG_NAME', 'WEIGHTS_NAME', 'EMA_N
 # %% ../nbs/07_pretrained.ipynb #13baa130
 def _n_down(model): return getattr(model, 'n_down', None)
 
-def _check_res(resolution, model=None):
+def _check_model_resolution(resolution, model=None):
     check_int('resolution', resolution, hint="(the image size in pixels)")
     nd = _n_down(model) if model is not None else None
     if nd and resolution % 2**nd:
@@ -64,7 +64,7 @@ def save_pretrained(path,                  # the folder to write (created if nee
                    ) -> Path:
     "Write `model` as `path/config.json` + `path/model.safetensors`; returns `path`."
     check_choice('target', target, TARGETS); check_choice('dtype', dtype, DTYPES)
-    _check_res(resolution, model)
+    _check_model_resolution(resolution, model)
     text, sd = _config_text(model, schedule, target, resolution, dtype, meta), state_dict_as(model, dtype, check_int('int8_min_numel', int8_min_numel, lo=0))
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     save_safetensors(sd, path / WEIGHTS_NAME, metadata={'format': 'pt', 'diffusion_nb': str(FORMAT_VERSION)})
@@ -87,7 +87,7 @@ def read_config(path, # a pretrained or checkpoint folder
     m = cfg['model']
     if not isinstance(m, dict) or m.get('name') not in MODELS:
         raise PretrainedError(f"{f}: 'model' must be a model config whose 'name' is one of {list(MODELS)}; got {m!r}")
-    try: check_choice('target', cfg['target'], TARGETS); check_choice('dtype', cfg.get('dtype', 'float32'), DTYPES); _check_res(cfg['resolution'])
+    try: check_choice('target', cfg['target'], TARGETS); check_choice('dtype', cfg.get('dtype', 'float32'), DTYPES); _check_model_resolution(cfg['resolution'])
     except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
     if not isinstance(cfg['schedule'], dict): raise PretrainedError(f"{f}: 'schedule' must be a schedule config dict, got {cfg['schedule']!r}")
     return cfg
@@ -179,7 +179,7 @@ def load_pretrained(name_or_dir,             # a shipped model's name, a pretrai
     try:
         model = model_from_config(cfg['model'])
         schedule = NoiseSchedule.from_config(cfg['schedule'])
-        _check_res(cfg['resolution'], model)
+        _check_model_resolution(cfg['resolution'], model)
     except (ValueError, TypeError) as e: raise PretrainedError(f"{path / CONFIG_NAME}: {e}") from None
     load_weights(model, f)
     pipe = DiffusionPipeline(model, schedule, cfg['target'], cfg['resolution'], cfg, path)

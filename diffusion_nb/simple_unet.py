@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .core import moved_names
+from .core import moved_names, renamed_kwargs
 from . import unet_parts
 
 # %% ../nbs/03_simple_unet.ipynb #59b8078f
@@ -39,15 +39,16 @@ def forward(self:OriginalBlock, x, emb):
 
 # %% ../nbs/03_simple_unet.ipynb #a8aa537a
 class OriginalSimpleUNet(nn.Module):
-    "The original project project's simple U-Net, flaws included (15,639,811 parameters with the defaults)."
+    "The original project's simple U-Net, flaws included (15,639,811 parameters with the defaults)."
+    @renamed_kwargs(channels='widths')
     def __init__(self,
                  in_channels:int=3,  # image channels in
                  out_channels:int=3, # channels out (the prediction)
-                 channels:tuple=(32, 64, 128, 256, 512), # channels per resolution; len(channels)-1 downsamplings
+                 widths:tuple=(32, 64, 128, 256, 512), # layer widths: channels per resolution; len(widths)-1 downsamplings
                  time_dim:int=32,    # size of the time embedding
                 ):
         super().__init__()
-        ch = self.channels = tuple(channels)
+        ch = self.widths = tuple(widths)
         self.in_channels, self.out_channels, self.time_dim = in_channels, out_channels, time_dim
         self.time_embed = unet_parts.SinusoidalPosEmb(time_dim)
         self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.ReLU())
@@ -58,7 +59,7 @@ class OriginalSimpleUNet(nn.Module):
 
 # %% ../nbs/03_simple_unet.ipynb #437bceb3
 @patch(as_prop=True)
-def n_down(self:OriginalSimpleUNet): return len(self.channels) - 1
+def n_down(self:OriginalSimpleUNet): return len(self.widths) - 1
 
 @patch(as_prop=True)
 def config(self:OriginalSimpleUNet): return unet_parts.init_config(self, 'original_simple')
@@ -136,17 +137,18 @@ class Up(nn.Module):
 # %% ../nbs/03_simple_unet.ipynb #f256cd25
 class SimpleUNet(nn.Module):
     "The original project's simple U-Net with its flaws fixed: signed time bias, skips at every resolution, a real bottleneck."
+    @renamed_kwargs(channels='widths')
     def __init__(self,
                  in_channels:int=3,  # image channels in
                  out_channels:int=3, # channels out (the prediction)
-                 channels:tuple=(32, 64, 128, 256, 512), # channels per resolution; len(channels)-1 downsamplings
+                 widths:tuple=(32, 64, 128, 256, 512), # layer widths: channels per resolution; len(widths)-1 downsamplings
                  time_dim:int=32,    # size of the time embedding
                  norm:str='batch',   # 'batch' (the original project's; call `eval()` to sample) or 'group'
                  num_classes:int=0,  # class labels it can be given (0: unconditional; see `ClassEmbedding`)
                 ):
         super().__init__()
-        ch = self.channels = tuple(int(c) for c in channels)
-        if len(ch) < 2: raise ValueError(f"channels needs at least 2 entries (one downsampling), got {channels}")
+        ch = self.widths = tuple(int(c) for c in widths)
+        if len(ch) < 2: raise ValueError(f"widths needs at least 2 entries (one downsampling), got {widths}")
         self.in_channels, self.out_channels, self.time_dim, self.norm = in_channels, out_channels, time_dim, norm
         self.num_classes, self.class_emb = num_classes, unet_parts.ClassEmbedding.make(num_classes, time_dim)
         self._build_layers()
@@ -155,7 +157,7 @@ class SimpleUNet(nn.Module):
 @patch
 def _build_layers(self:SimpleUNet):
     "Create the time MLP, the stem, the down blocks, the middle block, the up blocks and the output conv."
-    ch, time_dim, norm = self.channels, self.time_dim, self.norm
+    ch, time_dim, norm = self.widths, self.time_dim, self.norm
     self.time_embed = unet_parts.SinusoidalPosEmb(time_dim)
     self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU())
     self.conv0 = nn.Conv2d(self.in_channels, ch[0], 3, padding=1)
@@ -166,7 +168,7 @@ def _build_layers(self:SimpleUNet):
 
 # %% ../nbs/03_simple_unet.ipynb #850fdf7a
 @patch(as_prop=True)
-def n_down(self:SimpleUNet): return len(self.channels) - 1
+def n_down(self:SimpleUNet): return len(self.widths) - 1
 
 @patch(as_prop=True)
 def config(self:SimpleUNet): return unet_parts.init_config(self, 'simple')
