@@ -12,7 +12,8 @@ from PIL import Image
 from fastcore.basics import store_attr
 from safetensors import safe_open
 from safetensors.torch import load_file
-from .core import is_int, check_int, check_choice, save_safetensors, moved_names
+from . import core   # its checks by module name: data's own old names for them are served deprecated
+from .core import save_safetensors, moved_names
 from .images import prepare_image, check_res, to_float
 
 # %% auto #0
@@ -98,9 +99,9 @@ CACHE_VERSION = 1  # bump when preprocessing changes, to invalidate old caches
 
 def _check_args(split, res, limit):
     "Raise on a bad split, resolution or limit"
-    check_choice('split', split, SPLITS)
+    core.check_choice('split', split, SPLITS)
     check_res(res)
-    if limit is not None: check_int('limit', limit, hint="(or None for all images)")
+    if limit is not None: core.check_int('limit', limit, hint="(or None for all images)")
 
 def _fingerprint(files, root):
     "A hash of the file names, sizes and modification times (cheap: no file is read)"
@@ -267,7 +268,7 @@ def class_id(c,           # a class id (0..101), or a class name in any case
     "The class id of `c`; an unknown name raises a `ValueError` listing the closest names."
     import difflib
     names = names if names is not None else flower_names()
-    if is_int(c): return check_int("class id", c, 0, len(names) - 1)
+    if core.is_int(c): return core.check_int("class id", c, 0, len(names) - 1)
     low = [n.lower() for n in names]
     if isinstance(c, str) and c.strip().lower() in low: return low.index(c.strip().lower())
     close = difflib.get_close_matches(str(c).lower(), low, n=4, cutoff=0.5)
