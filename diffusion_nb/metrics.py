@@ -10,7 +10,7 @@ from torch import nn
 from safetensors import safe_open
 from .data import load_flowers, find_data_dir, flowers_cache_path, load_flowers_labelled, class_id, class_names
 from .images import to_float, to_uint8, as_uint8_images, image_grid
-from .core import save_safetensors, check_int, check_num, moved_names
+from .core import save_safetensors, check_int, check_num, moved_names, resolve_precision
 from .sampling import split_sampler_settings, add_sampler_flags, args_sampler_config
 from .extractors import EXTRACTORS, FlowersFeatures, InceptionUnavailable, get_extractor, load_feature_net, accuracy
 
@@ -324,6 +324,7 @@ def _evaluate(a): # the parsed arguments of evaluate_cli
     exts = [get_extractor(name, device=a.device, progress=True) for name in a.features]   # fail before generating
     pipe = load_pretrained(a.model, device=a.device)
     settings = vars(args_sampler_config(a))
+    a.precision = resolve_precision(a.precision, pipe.device)                              # 'auto' recorded as what it chose
     n_steps = len(pipe.sampler(**settings))                                                # checks the settings too
     if a.guidance: return _evaluate_guidance(a, pipe, exts[0], settings, n_steps)
     ims, spi = generate_images(pipe, a.n, a.bs, a.seed, precision=a.precision, **settings)

@@ -108,8 +108,10 @@ class DiffusionPipeline:
                  target:str='eps',        # what it predicts
                  resolution:int=32,       # the image size it was trained at
                  config:dict|None=None,   # the config.json it came from
-                 path:Path|None=None):    # the folder it came from
-        self.model, self.schedule, self.target, self.resolution = model.eval(), schedule, target, resolution
+                 path:Path|None=None,     # the folder it came from
+                 channels_last:bool=True):# convolutions on channels_last tensors (faster on CPUs; the images are the same)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.model, self.schedule, self.target, self.resolution = model.eval().to(memory_format=fmt), schedule, target, resolution
         self.config, self.path = config or {}, path
 
 # %% ../nbs/07_pretrained.ipynb #f1214a6b
@@ -150,10 +152,11 @@ def __call__(self:DiffusionPipeline,
              *,
              seed:int=0,       # random seed
              output:str='pil', # 'pil', 'uint8' or 'tensor'
-             **kwargs):        # SamplerConfig fields (steps, eta, clip_x0, ...) and `sample`'s other arguments (precision, y, guidance, progress, ...)
+             precision:str='auto', # 'auto': bfloat16 where the device has bf16 units, else float32; 'fp32': the same image for a seed on every machine; 'bf16'
+             **kwargs):        # SamplerConfig fields (steps, eta, clip_x0, ...) and `sample`'s other arguments (y, guidance, progress, ...)
     "Generate `n` images (PIL images by default)."
     fields, rest = split_sampler_settings(kwargs)
-    return sample(self.model, self.sampler(sampler_config(sampler, **fields)), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, **rest)
+    return sample(self.model, self.sampler(sampler_config(sampler, **fields)), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, precision=precision, **rest)
 
 
 # %% ../nbs/07_pretrained.ipynb #bcbbe00f
@@ -233,7 +236,7 @@ def generate(model:str,                # a shipped model's name, or a pretrained
              device=None,              # 'cpu', 'cuda', ...
              gif_frames:int=20,        # frames in the GIF
              progress:bool=True,       # show a tqdm progress bar
-             precision:str='fp32',     # 'fp32', 'bf16' (autocast) or 'auto' (bf16 where the device has bf16 units)
+             precision:str='auto',     # 'auto': bf16 where the device has bf16 units, else fp32; 'fp32': the same image for a seed everywhere; 'bf16'
              classes=None,             # a conditional model's class: one id or name for all images, or one per image
              guidance:float=1.0,       # classifier-free guidance scale (1: plain conditional, 0: unconditional)
              **settings,               # SamplerConfig fields to change: steps, eta, spacing, variance, clip_x0, order
