@@ -37,7 +37,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
-    package_data = {cfg['lib_name']: ['flower_names.json', 'weights/*/*.json', 'weights/*/*.safetensors', 'weights/*/*.md', 'features/*.json', 'features/*.safetensors']},
+    package_data = {cfg['lib_name']: ['flower_names.json', 'weights/*/*.json', 'weights/*/*.safetensors', 'weights/*/*.md', 'features/*.json', 'features/*.safetensors', 'examples/*.png', 'examples/*.md']},
     install_requires = requirements,
     extras_require = {'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements, 'app': app_requirements},
     dependency_links = cfg.get('dep_links','').split(),
