@@ -4,7 +4,8 @@
 
 # %% ../nbs/09_app.ipynb #ec610bac
 from __future__ import annotations
-import io, os, re, html, json, time, errno, base64, socket, argparse, tempfile
+import io, os, re, html, json, time, uuid, errno, base64, socket, asyncio, argparse, tempfile, ipaddress, contextlib
+from datetime import datetime, timezone
 from pathlib import Path
 import torch
 import ipywidgets as W
@@ -14,10 +15,11 @@ from .core import check_int, check_choice
 from .images import image_grid
 from .data import class_names
 from .sampling import sample, to_output, SAMPLERS
-from .pretrained import load_pretrained, list_pretrained
+from .pretrained import load_pretrained, list_pretrained, read_config, resolve_pretrained
 
 # %% auto #0
-__all__ = ['to_png', 'FlowerGenerator', 'download_link', 'app_notebook', 'serve', 'app_cli']
+__all__ = ['to_png', 'FlowerGenerator', 'download_link', 'check_allowed', 'GenerationQueue', 'SessionsFull', 'SessionCap',
+           'busy_page', 'is_loopback', 'default_max_sessions', 'app_notebook', 'serve', 'app_cli']
 
 # %% ../nbs/09_app.ipynb #8acb5bc0
 def to_png(im:Image.Image, # a PIL image
@@ -55,10 +57,13 @@ class FlowerGenerator:
                  ncols:int=4,           # images per grid row (the seed: 4)
                  scale:int|None=None,   # enlarge images this many times (default: to about 64 px)
                  max_n:int=64,          # the most images one click may ask for
-                 device=None):          # where to sample (default: CPU)
+                 device=None,           # where to sample (default: CPU)
+                 typed_paths:bool=True, # offer the folder box (False: only the listed models can be loaded)
+                 queue=None):           # a GenerationQueue shared with other sessions (default: sample at once)
         check_choice('sampler', sampler, SAMPLERS)
         self.ncols, self.scale, self.max_n, self.device = ncols, scale, max_n, device
-        self._pipes, self.images, self.trajectory, self.error = {}, None, None, None
+        self.typed_paths, self.queue = typed_paths, queue
+        self._pipes, self.images, self.trajectory, self.error, self.waited = {}, None, None, None, 0.
         self._settings(models, sampler, steps, eta, seed, n, frames)
         self._build()
 
@@ -81,7 +86,7 @@ def _settings(self:FlowerGenerator, models, sampler, steps, eta, seed, n, frames
 # %% ../nbs/09_app.ipynb #19f1fa12
 @patch
 def _build(self:FlowerGenerator):
-    "Create the output widgets, the model folder box and the download link; then wire and lay them out."
+    "Create the output widgets, the model folder box (hidden without typed_paths) and the download link; then wire and lay them out."
     self.button = W.Button(description='Generate', button_style='primary', icon='paint-brush')
     self.progress = W.IntProgress(value=0, min=0, max=1, description='0 / ?', layout=W.Layout(width='340px'))
     self.status, self.info, self.download = W.HTML(), W.HTML(), W.HTML()
@@ -92,6 +97,7 @@ def _build(self:FlowerGenerator):
     self.folder = W.Text(placeholder='another model: a folder, or a shipped name', description='folder',
                          style={'description_width': '60px'}, layout=W.Layout(width='330px'))
     self.load_button = W.Button(description='Load', icon='folder-open', layout=W.Layout(width='80px'))
+    if not self.typed_paths: self.folder.layout.display = self.load_button.layout.display = 'none'
     self._layout()
 
 # %% ../nbs/09_app.ipynb #0832e5f9
@@ -130,9 +136,9 @@ def close(self:FlowerGenerator):
 # %% ../nbs/09_app.ipynb #55fbcaae
 @patch
 def pipeline(self:FlowerGenerator):
-    "The selected model's `DiffusionPipeline`, loaded on first use and cached."
+    "The selected model's `DiffusionPipeline`, loaded on first use; loading another releases the last one."
     src = self.model.value
-    if src not in self._pipes: self._pipes[src] = load_pretrained(src, device=self.device)
+    if src not in self._pipes: self._pipes = {src: load_pretrained(src, device=self.device)}
     return self._pipes[src]
 
 @patch
@@ -144,14 +150,20 @@ def say(self:FlowerGenerator,
 
 # %% ../nbs/09_app.ipynb #4c031b05
 @patch
+def _describe(self:FlowerGenerator, cfg:dict, params:int|None=None):
+    "Describe the model of `cfg` (a config.json) in `info`, with its parameter count once it is loaded."
+    n = f"{params:,} parameters, " if params else ''
+    self.info.value = html.escape(f"{cfg['model']['name']} U-Net, {n}{cfg['resolution']} px, T = {cfg['schedule'].get('T', '?')}, "
+                                  f"predicts {cfg['target']}")
+
+@patch
 def _model_changed(self:FlowerGenerator):
-    "Load the chosen model and describe it in `info`; a model that does not load is an error in the status line."
-    try: p = self.pipeline()
+    "Describe the chosen model from its config (its weights load at Generate); a model that cannot be read is an error in the status line."
+    try: cfg = read_config(resolve_pretrained(self.model.value))
     except Exception as e: self.info.value = ''; self.say(f"{type(e).__name__}: {e}", error=True); return
     if '#c00' in self.status.value: self.say('')          # the last message was an error: it no longer applies
-    self._set_classes(getattr(p.model, 'num_classes', 0))
-    self.info.value = html.escape(f"{p.model.config['name']} U-Net, {sum(q.numel() for q in p.model.parameters()):,} parameters, "
-                                  f"{p.resolution} px, T = {p.schedule.T}, predicts {p.target}")
+    self._set_classes(cfg['model'].get('num_classes') or 0)
+    self._describe(cfg)
 
 # %% ../nbs/09_app.ipynb #2a462b72
 @patch
@@ -183,15 +195,29 @@ def _step_done(self:FlowerGenerator, i, n_steps, t):
 
 # %% ../nbs/09_app.ipynb #3144f706
 @patch
+def _turn(self:FlowerGenerator):
+    "A context to sample in: this session's turn in `queue` (the progress bar and status say while it waits), or at once without one."
+    if self.queue is None: return contextlib.nullcontext()
+    def waiting(ahead):
+        self.progress.description = f"waiting: {ahead} ahead"
+        self.say(f"waiting for a free generator: {ahead} request{'s'[:ahead!=1]} ahead of yours ({self.queue.slots} run at once)")
+    return self.queue.turn(waiting)
+
+@patch
 def generate(self:FlowerGenerator):
     "Sample with the current settings; fill the progress bar, the grid and the scrubber. Errors propagate."
     self._check_settings()
     p, kind = self.pipeline(), self.sampler.value
+    self._describe(p.config, sum(q.numel() for q in p.model.parameters()))
     s = p.sampler(kind, steps=None if kind == 'ddpm' else self.steps.value, eta=self.eta.value if kind == 'ddim' else 0.)
     k = min(self.frames.value, len(s))
     self.progress.max, self.progress.value, self.progress.description = len(s), 0, f"0 / {len(s)}"
     cond = dict(y=self.klass.value, guidance=self.guidance.value) if self.klass.value >= 0 else {}   # -1: no class
-    out = sample(p.model, s, n=self.n.value, res=p.resolution, seed=self.seed.value, progress=self._step_done, capture=k, **cond)
+    t0 = time.perf_counter()
+    with self._turn():
+        self.waited = time.perf_counter() - t0
+        if self.waited > 0.05: self.progress.description = f"0 / {len(s)}"; self.say('sampling…')
+        out = sample(p.model, s, n=self.n.value, res=p.resolution, seed=self.seed.value, progress=self._step_done, capture=k, **cond)
     self.images, self.trajectory = out if k else (out, None)
     self._show_results()
     return self.images
@@ -244,8 +270,9 @@ def _click(self:FlowerGenerator, b=None):
     self.say('sampling…'); t0 = time.perf_counter()
     try:
         self.generate()
+        wait = f" ({self.waited:.1f} s of it waiting for a free generator)" if self.waited > 0.05 else ''
         self.say(f"{len(self.images)} images, {self.sampler.label} with {self.progress.max} steps, seed {self.seed.value}, "
-                 f"in {time.perf_counter()-t0:.1f} s")
+                 f"in {time.perf_counter()-t0:.1f} s{wait}")
     except Exception as e: self.error = e; self.say(f"{type(e).__name__}: {e}", error=True)
     finally: self.button.disabled, self.button.description = False, 'Generate'
 
@@ -253,10 +280,11 @@ def _click(self:FlowerGenerator, b=None):
 @patch
 def add_model(self:FlowerGenerator,
               src:str): # a model folder (written by save_pretrained or by training) or a shipped model's name
-    "Load `src`, add it to the model list (once) and select it. Errors propagate."
+    "Check `src`, add it to the model list (once) and select it; its weights load at Generate. Errors propagate."
     src = str(src).strip()
     if not src: raise ValueError("the folder box is empty: type a model folder (from save_pretrained or training) or a shipped model's name")
-    if src not in self._pipes: self._pipes[src] = load_pretrained(src, device=self.device)
+    if not self.typed_paths: src = check_allowed(src, self.model.options)   # nothing typed reaches the disk
+    read_config(resolve_pretrained(src))                                    # not a model: a clear error now, not at Generate
     opts = list(self.model.options)
     if src not in [v for _, v in opts]: self.model.options = opts + [(src if Path(src).name in dict(opts) else Path(src).name, src)]
     self.model.value = src
@@ -269,6 +297,16 @@ def _load_click(self:FlowerGenerator, b=None):
     self.error = None
     try: self.add_model(self.folder.value)
     except Exception as e: self.error = e; self.say(f"{type(e).__name__}: {e}", error=True)
+
+# %% ../nbs/09_app.ipynb #7656656f
+def check_allowed(src:str,      # a model name or folder a visitor asked for
+                  options:list, # the radio button's options [(label, name or folder)]: the models this page offers
+                 ) -> str:
+    "The name or folder of the model in `options` that `src` names (by label or value); a `ValueError` otherwise."
+    for label, v in options:
+        if src in (label, v): return v
+    raise ValueError(f"{src!r} is not one of the models this page offers ({', '.join(l for l, _ in options)}): a server open to "
+                     "the network loads only the shipped models and the folders given on its command line")
 
 # %% ../nbs/09_app.ipynb #61413089
 def _listen_url(port:int, # the TCP port to listen on
@@ -286,16 +324,114 @@ def _listen_url(port:int, # the TCP port to listen on
             raise ValueError(f"cannot listen on host={host!r} port {port} ({e.strerror}): the host must be an address of this machine") from None
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
+# %% ../nbs/09_app.ipynb #6b0fd429
+class GenerationQueue:
+    "At most `slots` generations at once across the processes that share `folder`, first come first served."
+    def __init__(self,
+                 folder,            # a folder every process of the server can write (created if needed)
+                 slots:int=1,       # how many run at once
+                 poll:float=0.2):   # seconds between looks at the line
+        check_int('slots', slots)
+        self.folder, self.slots, self.poll = Path(folder), slots, poll
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self): return f"GenerationQueue({str(self.folder)!r}, {self.slots})"
+
+    def ahead(self, ticket:Path) -> int:
+        "How many live tickets are older than `ticket` (running or waiting); dead processes' tickets are removed."
+        n = 0
+        for t in sorted(self.folder.glob('*.ticket')):
+            if t.name >= ticket.name: break
+            if _alive(int(t.name.split('-')[1])): n += 1
+            else: t.unlink(missing_ok=True)
+        return n
+
+    @contextlib.contextmanager
+    def turn(self, waiting=None): # called with the number of requests ahead each time it changes while this one waits
+        "Wait for a free slot (in order of arrival), hold it for the `with` block, then free it."
+        t = self.folder/f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.ticket"; t.touch()
+        try:
+            last = None
+            while (n := self.ahead(t)) >= self.slots:
+                if waiting is not None and n != last: waiting(n); last = n
+                time.sleep(self.poll)
+            yield
+        finally: t.unlink(missing_ok=True)
+
+def _alive(pid:int) -> bool:
+    "Whether process `pid` exists."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+# %% ../nbs/09_app.ipynb #4d504892
+class SessionsFull(RuntimeError):
+    "Raised instead of starting a kernel while the server already runs its most sessions."
+
+class SessionCap:
+    "Mixed into Jupyter's kernel manager: at most `max_sessions` kernels; an open tab's idle kernel ends after `idle_timeout` s."
+    max_sessions, idle_timeout, _starting = 6, 900, 0
+
+    def sessions(self) -> int:
+        "Kernels running or starting."
+        return len(self.list_kernel_ids()) + self._starting
+
+    async def start_kernel(self, *args, **kwargs):
+        "Start a kernel as Jupyter does, or raise `SessionsFull`."
+        if self.sessions() >= self.max_sessions: raise SessionsFull(f"all {self.max_sessions} sessions are in use")
+        self._starting += 1                                     # counted from here: concurrent requests cannot overshoot
+        try: return await super().start_kernel(*args, **kwargs)
+        finally: self._starting -= 1
+
+    async def cull_kernel_if_idle(self, kernel_id):
+        "End an idle kernel: with its tab open after `idle_timeout` s, without one after Jupyter's `cull_idle_timeout` s."
+        k, connected = self.get_kernel(kernel_id), self.kernel_model(kernel_id).get('connections', 0)
+        idle = (datetime.now(timezone.utc) - k.last_activity).total_seconds()
+        if connected and idle > self.idle_timeout and getattr(k, 'execution_state', None) != 'busy':
+            return await self.shutdown_kernel(kernel_id)
+        return await super().cull_kernel_if_idle(kernel_id)
+
+# %% ../nbs/09_app.ipynb #952bddd5
+def busy_page(limit:int,    # the server's most sessions
+              retry:int=30, # seconds before the page tries again by itself
+             ) -> str:
+    "The HTML a visitor gets while all `limit` sessions are in use: it says so, and reloads itself after `retry` seconds."
+    return (f'<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="{retry}">'
+            f'<title>diffusion_nb: busy</title></head><body class="dnb-busy" style="font-family:sans-serif;max-width:36em;margin:4em auto">'
+            f'<h2>The flower generator is busy</h2><p>All {limit} of its sessions are in use. Try again shortly: this page tries '
+            f'again by itself in {retry} seconds.</p></body></html>')
+
+# %% ../nbs/09_app.ipynb #88e2c8e2
+def is_loopback(host:str) -> bool: # an address or a host name
+    "Whether every address `host` resolves to is this machine's loopback, which no other machine can connect to."
+    try: addrs = {ai[4][0] for ai in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError): return False
+    return bool(addrs) and all(ipaddress.ip_address(a.split('%')[0]).is_loopback for a in addrs)
+
+# %% ../nbs/09_app.ipynb #3bdd681d
+def default_max_sessions(memory:int|None=None, # bytes of memory (default: this machine's)
+                        ) -> int:
+    "The default cap on sessions: one per 4 GB of memory, from 2 to 16."
+    memory = memory or os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    return max(2, min(16, int(memory // 4e9)))
+
 # %% ../nbs/09_app.ipynb #568bc124
-def app_notebook(models,     # model names or folders, as for `FlowerGenerator` (a list, or a dict label → name/dir)
-                 cwd=None,   # the folder the kernel works in, where relative folders resolve (default: the current one)
-                 **kwargs,   # more `FlowerGenerator` arguments: steps, n, device, ...
+def app_notebook(models,            # model names or folders, as for `FlowerGenerator` (a list, or a dict label → name/dir)
+                 cwd=None,          # the folder the kernel works in, where relative folders resolve (default: the current one)
+                 typed_paths=True,  # offer the folder box (False on a server open to the network)
+                 queue=None,        # the server's GenerationQueue (default: none, sample at once)
+                 idle_timeout=None, # seconds after which an idle tab's session ends, for the page to say (default: not said)
+                 **kwargs,          # more `FlowerGenerator` arguments: steps, n, device, ...
                 ) -> dict:
     "The notebook the web page runs (nbformat 4, as a dict): a title and one cell that displays a `FlowerGenerator`."
-    code = (f"import os\nos.chdir({str(Path(cwd or os.getcwd()).resolve())!r})\nfrom diffusion_nb.app import FlowerGenerator\n"
-            f"FlowerGenerator({dict(_model_options(models))!r}, **{kwargs!r})")
+    code = (f"import os, torch\nos.chdir({str(Path(cwd or os.getcwd()).resolve())!r})\n"
+            f"torch.set_num_threads(1)   # one core per generation: the queue shares out the others\n"
+            f"from diffusion_nb.app import FlowerGenerator, GenerationQueue\n"
+            f"FlowerGenerator({dict(_model_options(models))!r}, typed_paths={typed_paths!r}, queue={queue!r}, **{kwargs!r})")
+    idle = f" Left idle for {idle_timeout/60:.0f} minutes it ends too: reload the page to start again." if idle_timeout else ''
     title = ("## diffusion_nb: flower generator\nPick a model and a sampler, press **Generate**, then scrub through the denoising. "
-             "This tab runs its own Python kernel: other tabs and other users have their own.")
+             f"This tab runs its own Python kernel: other tabs and other users have their own.{idle}")
     cells = [dict(cell_type='markdown', metadata={}, source=title), dict(cell_type='code', metadata={}, source=code, outputs=[], execution_count=None)]
     return dict(nbformat=4, nbformat_minor=4, cells=cells, metadata={'kernelspec': dict(name='python3', display_name='Python 3', language='python')})
 
@@ -311,24 +447,66 @@ def _offline_template(root:Path) -> str:
     (d/'index.html.j2').write_text(text); (d/'conf.json').write_text(json.dumps({'base_template': 'lab'}))
     return d.name
 
+# %% ../nbs/09_app.ipynb #0ec04abb
+def _voila_app(max_sessions:int, idle_timeout:int):
+    "Voilà's application, its kernels capped by `SessionCap` and its page answering `SessionsFull` with `busy_page`."
+    from voila.app import Voila
+    from voila.tornado.handler import TornadoVoilaHandler
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+    manager = type('AppKernelManager', (SessionCap, AsyncMappingKernelManager), dict(max_sessions=max_sessions, idle_timeout=idle_timeout))
+    class PageHandler(TornadoVoilaHandler):
+        async def get(self, path=None):
+            try: await super().get(path)
+            except SessionsFull:                               # raised before anything of the page was written
+                self.clear(); self.set_status(503); self.set_header('Retry-After', '30')
+                self.finish(busy_page(max_sessions))
+    class AppVoila(Voila):
+        def init_settings(self):
+            self.voila_configuration.multi_kernel_manager_class = manager
+            return super().init_settings()
+        def init_handlers(self):
+            return [(h[0], PageHandler, *h[2:]) if h[1] is TornadoVoilaHandler else h for h in super().init_handlers()]
+    return AppVoila
+
+def _reach(host:str, port:int) -> str:
+    "Who can open the page served on `host`:`port`, in words."
+    if is_loopback(host): return "this machine only"
+    try: anywhere = ipaddress.ip_address(host).is_unspecified
+    except ValueError: anywhere = False
+    return (f"OPEN TO THE NETWORK: any machine that can reach this one, e.g. http://{socket.gethostname()}:{port}/" if anywhere
+            else f"OPEN TO THE NETWORK: any machine that can reach {host}")
+
 # %% ../nbs/09_app.ipynb #8ad51d41
 def serve(models=None,             # model names or folders, as for `FlowerGenerator` (default: every shipped model)
           port:int=8866,           # the TCP port to listen on
           host:str='127.0.0.1',    # the address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network)
           open_browser:bool=False, # also open the page in the default web browser
+          max_sessions:int|None=None, # the most tabs served at once (default: one per 4 GB of memory, 2 to 16)
+          parallel:int|None=None,  # generations at once, one thread each (default: one per CPU core; 1 with a GPU)
+          release_after:int=60,    # a tab gone without closing its page ends after this many idle seconds
+          idle_timeout:int=900,    # a tab left open ends after this many idle seconds
           **kwargs,                # more `FlowerGenerator` arguments: steps, n, device, ...
          ):
     "Serve `FlowerGenerator` as a web page with Voilà: check the address, print the URL, serve until Ctrl-C."
     models, url = dict(_model_options(models)), _listen_url(port, host)
-    try: from voila.app import Voila
+    max_sessions = default_max_sessions() if max_sessions is None else max_sessions
+    gpu = str(kwargs.get('device') or 'cpu') != 'cpu'
+    parallel = (1 if gpu else os.cpu_count() or 1) if parallel is None else parallel
+    for k, v in dict(max_sessions=max_sessions, parallel=parallel, release_after=release_after, idle_timeout=idle_timeout).items(): check_int(k, v)
+    local = is_loopback(host)
+    try: App = _voila_app(max_sessions, idle_timeout)
     except ImportError: raise ImportError("the web app needs Voilà: pip install 'diffusion_nb[app]'") from None
     with tempfile.TemporaryDirectory(prefix='diffusion_nb_app-') as d:
-        nb = Path(d)/'diffusion_nb_app.ipynb'; nb.write_text(json.dumps(app_notebook(models, **kwargs)))
+        q = GenerationQueue(Path(d)/'queue', parallel)
+        nb = Path(d)/'diffusion_nb_app.ipynb'
+        nb.write_text(json.dumps(app_notebook(models, typed_paths=local, queue=q, idle_timeout=idle_timeout, **kwargs)))
         os.environ['JUPYTER_PATH'] = os.pathsep.join([str(Path(d)/'share')] + [p for p in [os.environ.get('JUPYTER_PATH')] if p])
         argv = [str(nb), f'--port={port}', f'--Voila.ip={host}', '--Voila.port_retries=0', f'--Voila.open_browser={open_browser}',
-                f'--template={_offline_template(Path(d)/"share")}', '--VoilaConfiguration.allow_template_override=NO', '--Voila.log_level=ERROR']
-        print(f"diffusion_nb app: {url}  ({len(models)} models; Ctrl-C to stop)", flush=True)
-        Voila.launch_instance(argv=argv)
+                f'--template={_offline_template(Path(d)/"share")}', '--VoilaConfiguration.allow_template_override=NO', '--Voila.log_level=ERROR',
+                f'--MappingKernelManager.cull_idle_timeout={release_after}', f'--MappingKernelManager.cull_interval={max(1, min(10, release_after//3))}']
+        print(f"diffusion_nb app: {url}  ({_reach(host, port)}; {len(models)} models{'' if local else ', no typed folders'}; "
+              f"at most {max_sessions} sessions, {parallel} generating at once; Ctrl-C to stop)", flush=True)
+        App.launch_instance(argv=argv)
 
 # %% ../nbs/09_app.ipynb #5cee634a
 def app_cli(argv=None): # command-line words (default: sys.argv[1:])
@@ -336,9 +514,18 @@ def app_cli(argv=None): # command-line words (default: sys.argv[1:])
     p = argparse.ArgumentParser(prog='diffusion_nb_app', description="Serve the flower generator as a web page on this machine.")
     p.add_argument('folders', nargs='*', help='model folders (or names) to offer after the shipped models')
     p.add_argument('--port', type=int, default=8866, help='TCP port (default 8866)')
-    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network)')
+    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every '
+                   'network, and then visitors can load only the shipped models and the folders given here)')
     p.add_argument('--device', default=None, help='where to sample: cpu, cuda, ... (default cpu)')
     p.add_argument('--open', action='store_true', help='also open the page in the default web browser')
+    p.add_argument('--max-sessions', type=int, default=None, metavar='N',
+                   help=f'the most tabs served at once; more get a "busy" page (default: one per 4 GB of memory, here {default_max_sessions()})')
+    p.add_argument('--parallel', type=int, default=None, metavar='N',
+                   help='generations at once, one thread each; more wait in line (default: one per CPU core, 1 with a GPU)')
+    p.add_argument('--release-after', type=int, default=60, metavar='S',
+                   help="end a session within S seconds of its tab going away without a word (default 60)")
+    p.add_argument('--idle-timeout', type=int, default=900, metavar='S', help='end a session whose tab is open but idle for S seconds (default 900)')
     a = p.parse_args(argv)
-    try: serve(list(dict.fromkeys(list_pretrained() + a.folders)), a.port, a.host, open_browser=a.open, device=a.device)
+    try: serve(list(dict.fromkeys(list_pretrained() + a.folders)), a.port, a.host, open_browser=a.open, max_sessions=a.max_sessions,
+               parallel=a.parallel, release_after=a.release_after, idle_timeout=a.idle_timeout, device=a.device)
     except (ValueError, ImportError, RuntimeError) as e: p.exit(1, f"diffusion_nb_app: error: {e}\n")
