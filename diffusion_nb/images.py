@@ -86,8 +86,8 @@ def to_pil(x, # (3,H,W) or (B,3,H,W) tensor, float in [-1, 1] or uint8; a PIL im
     if x.ndim == 4: return [to_pil(o) for o in x]
     if x.ndim != 3 or x.shape[0] not in (1, 3):
         raise ValueError(f"to_pil expects shape (3,H,W) or (B,3,H,W), got {tuple(x.shape)}")
-    from torchvision.transforms.functional import to_pil_image  # torchvision loads only when an image is made
-    return to_pil_image(x)
+    a = np.ascontiguousarray(x.permute(1, 2, 0).numpy())
+    return Image.fromarray(a[..., 0], 'L') if a.shape[-1] == 1 else Image.fromarray(a, 'RGB')
 
 # %% ../nbs/a1_images.ipynb #273c82c8
 def as_uint8(ims,             # uint8 (N,C,H,W) tensor or (N,H,W,C) array, a float (N,C,H,W) tensor in `vrange`, or a list of PIL images
@@ -112,11 +112,17 @@ def image_grid(ims,             # a batch in any form `as_uint8` takes
                pad:int=2,       # white pixels between and around the images
                vrange=(0., 1.), # value range of float tensors
               )->Image.Image:
-    "A batch laid out as one PIL image (torchvision's `make_grid`, on white)."
-    from torchvision.utils import make_grid
+    "A batch laid out as one PIL image on white, `nrow` to a row (torchvision's `make_grid`, without torchvision)."
     u = as_uint8(ims, vrange)
     if nrow is not None: check_int('nrow', nrow)
-    return to_pil(make_grid(u, nrow=nrow or min(len(u), 8), padding=pad, pad_value=255))
+    if len(u) == 1: return to_pil(u[0])                      # as make_grid: one image, unpadded
+    if u.shape[1] == 1: u = u.expand(-1, 3, -1, -1)
+    n, c, h, w = u.shape; cols = min(nrow or 8, n); rows = -(-n // cols)
+    g = torch.full((c, rows*(h + pad) + pad, cols*(w + pad) + pad), 255, dtype=torch.uint8)
+    for k, im in enumerate(u):
+        y, x = pad + k//cols*(h + pad), pad + k%cols*(w + pad)
+        g[:, y:y+h, x:x+w] = im
+    return to_pil(g)
 
 # %% ../nbs/a1_images.ipynb #6a4aeb68
 def _chw_uint8(im, vrange):

@@ -27,7 +27,7 @@ def make_models(d:Path):
     from diffusion_nb.simple_unet import SimpleUNet
     from diffusion_nb.pretrained import save_pretrained
     torch.manual_seed(0)
-    tiny = save_pretrained(d/'tiny-test', SimpleUNet(channels=(8, 16), time_dim=8), NoiseSchedule('linear', T=50), target='eps', resolution=RES)
+    tiny = save_pretrained(d/'tiny-test', SimpleUNet(widths=(8, 16), time_dim=8), NoiseSchedule('linear', T=50), target='eps', resolution=RES)
     (d/'broken-model').mkdir(); (d/'broken-model'/'config.json').write_text('{"not": "a model config"}')
     return tiny, d/'broken-model'
 
