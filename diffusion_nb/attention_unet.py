@@ -63,9 +63,9 @@ class LinearAttention(nn.Module):
 def forward(self:LinearAttention, x):
     b, c, hgt, wid = x.shape
     q, k, v = self.to_qkv(self.norm(x)).reshape(b, 3, self.heads, self.dim_head, hgt * wid).unbind(1)  # (b, heads, d, n)
-    q, k = q.softmax(dim=-2) * self.scale, k.softmax(dim=-1)   # σ_d(Q)/√d, σ_n(K)
-    context = k @ v.transpose(-1, -2)    # σ_n(K) Vᵀ, (b, heads, d, e): Σ_n k_dn v_en
-    out = context.transpose(-1, -2) @ q  # contextᵀ σ_d(Q)/√d, (b, heads, e, n): Σ_d context_de q_dn
+    q, k = q.softmax(dim=-2) * self.scale, k.softmax(dim=-1)   # softmax_d(Q)/√d, softmax_n(K)
+    context = k @ v.transpose(-1, -2)    # softmax_n(K) Vᵀ, (b, heads, d, e): Σ_n k_dn v_en
+    out = context.transpose(-1, -2) @ q  # contextᵀ softmax_d(Q)/√d, (b, heads, e, n): Σ_d context_de q_dn
     return x + self.to_out(out.reshape(b, -1, hgt, wid))
 
 # %% ../nbs/04_attention_unet.ipynb #61a5ef7d

@@ -196,7 +196,7 @@ def _precompute(self:DPMSolverSampler,
                 lower_order_final:bool): # below 15 steps, order ≤ 2 for the second-to-last step
     "Set each timestep's index, λ_t, step order and coefficients (see `_coefficients`, below)."
     self._index = {t: i for i, t in enumerate(self.timesteps)}
-    self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}  # λ_t = log(α_t/σ_t)
+    self._lam = {t: math.log(self._sqrt_abar[t] / self._sqrt_1m_abar[t]) for t in self.timesteps}  # λ_t = log(a_t/b_t), a_t = √ᾱ_t, b_t = √(1−ᾱ_t)
     self._order, self._coef, n, order = {}, {}, len(self.timesteps), self.order
     for i, t in enumerate(self.timesteps):
         cap = 2 if lower_order_final and i == n-2 and n < 15 else order
@@ -212,13 +212,13 @@ def _coefficients(self:DPMSolverSampler,
     ts, lam = self.timesteps, self._lam
     t, p = ts[i], ts[i+1]
     h = lam[p] - lam[t]                                                      # h = λ_t' − λ_t > 0
-    a, s, e = self._sqrt_abar[p], self._sqrt_1m_abar[p], math.exp(-h)       # α_t', σ_t', e^{−h}
+    a, s, e = self._sqrt_abar[p], self._sqrt_1m_abar[p], math.exp(-h)       # a_t', b_t', e^{−h}
     r0 = (lam[t] - lam[ts[i-1]]) / h if i >= 1 else None                     # r_0 = h_prev / h
     r1 = (lam[ts[i-1]] - lam[ts[i-2]]) / h if i >= 2 else None
     if self.sde:
-        self._sigma[t] = s * math.sqrt(1 - e*e)                              # σ_t' √(1 − e^{−2h})
-        return s/self._sqrt_1m_abar[t]*e, a*(1 - e*e), a*(1 - e*e)/2, 0., r0, r1   # e^{−h} σ_t'/σ_t, α_t'(1 − e^{−2h}), half
-    c1 = a*(1 - e)/2 if self._order[t] < 3 else a*((e - 1)/h + 1)          # 2M: ½ α_t'(1 − e^{−h}); 3M: α_t'(φ₁/h + 1)
+        self._sigma[t] = s * math.sqrt(1 - e*e)                              # σ_t = b_t' √(1 − e^{−2h}), the step noise
+        return s/self._sqrt_1m_abar[t]*e, a*(1 - e*e), a*(1 - e*e)/2, 0., r0, r1   # e^{−h} b_t'/b_t, a_t'(1 − e^{−2h}), half
+    c1 = a*(1 - e)/2 if self._order[t] < 3 else a*((e - 1)/h + 1)          # 2M: ½ a_t'(1 − e^{−h}); 3M: a_t'(φ₁/h + 1)
     return s/self._sqrt_1m_abar[t], a*(1 - e), c1, -a*((e - 1 + h)/h**2 - 0.5), r0, r1
 
 # %% ../nbs/06_sampling.ipynb #38957ebf
@@ -255,12 +255,12 @@ def step(self:DPMSolverSampler,
          x:torch.Tensor,           # the current batch x_t
          generator:torch.Generator|None=None, # draws the step's noise when noise is None (only if sde)
          noise:torch.Tensor|None=None):       # the step's N(0, I) noise z, shaped like x
-    "One DPM-Solver++ step from `t` to the next timestep (σ = 0 after the last); returns `(x_prev, x0_pred)`."
+    "One DPM-Solver++ step from `t` to the next timestep (no noise left after the last); returns `(x_prev, x0_pred)`."
     i = self._step_index(t)
     x0, _ = self.x0_eps(model_out, t, x)
     m = self._x0s = ([] if i == 0 else self._x0s[-2:]) + [x0]        # x̂0 of this step and up to two before it
     self._taken = i
-    if i == len(self.timesteps) - 1: self._taken = None; return x0, x0   # σ_t' = 0: x_t' = x̂0
+    if i == len(self.timesteps) - 1: self._taken = None; return x0, x0   # b_t' = 0: x_t' = x̂0
     x_prev = self._update(t, x, m)
     if not self.noisy(t): return x_prev, x0
     z = noise if noise is not None else _randn(x, generator)

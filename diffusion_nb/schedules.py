@@ -56,7 +56,7 @@ def sigmoid_betas(T:int=300,            # number of diffusion steps
     "β following a sigmoid from `beta_start` to `beta_end`, float64 `(T,)`."
     T = check_int('T', T); _check_beta('beta_start', beta_start); _check_beta('beta_end', beta_end)
     x = torch.linspace(-6, 6, T, dtype=torch.float64)                # x_t = −6 + 12 t/(T − 1)
-    return torch.sigmoid(x) * (beta_end - beta_start) + beta_start  # β = σ(x)(β_end − β_start) + β_start
+    return torch.sigmoid(x) * (beta_end - beta_start) + beta_start  # β = sigmoid(x)(β_end − β_start) + β_start
 
 # %% ../nbs/01_schedules.ipynb #d81fc980
 BETA_SCHEDULES = dict(linear=linear_betas, quadratic=quadratic_betas, cosine=cosine_betas, sigmoid=sigmoid_betas)
