@@ -5,8 +5,9 @@
 
 1. The steps of `nbdev_proc_nbs` (nbdev.quarto._pre_docs) except its Quarto install check (which would
    try to download and `sudo dpkg -i` Quarto): refresh nbs/nbdev.yml from settings.ini, rebuild the
-   module index, regenerate nbs/sidebar.yml, and process the notebooks into `_proc/` (show_doc cells
-   become API reference, `#|` directives applied, `_quarto.yml`, `styles.css` copied).
+   module index, and process the notebooks into `_proc/` (show_doc cells
+   become API reference, `#|` directives applied, `_quarto.yml`, `styles.css` copied). nbs/sidebar.yml is
+   written by hand, in sections (the path, the appendices): `custom_sidebar = True` keeps nbdev from regenerating it.
    Pages whose notebook is gone from nbs/ are dropped from `_proc/` (nbdev's cache keeps them).
 2. `smalldocs render` of a copy of `_proc` (the same `_quarto.yml` project Quarto would render) into its
    `_docs/`, which is then moved to the repository's `_docs/` (as `nbdev_docs` does).

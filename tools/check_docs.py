@@ -7,13 +7,14 @@
 
 1. Static, over every HTML file in `_docs/`: each internal `href`/`src` names a file of the site (and an
    `#anchor` that exists on the page it names); no script, stylesheet, image or font comes from another host
-   (the site renders with no network); every notebook listed in `nbs/sidebar.yml` has a page, and the
-   sidebar of the home page lists them all, in that order; no cell output shows a traceback, and no
+   (the site renders with no network); every notebook in nbs/ is listed in the hand-written `nbs/sidebar.yml`,
+   every notebook listed there has a page, and the
+   sidebar of the home page lists them all, in that order, under the sections (`- section:`) the file puts them in; no cell output shows a traceback, and no
    stderr output shows a warning or an error (tqdm bars are fine; errors printed on purpose are fine);
    the build left the committed nbs/nbdev.yml and nbs/sidebar.yml as they were.
 2. Headless Chromium (Debian's `chromium`, installed with apt-get when missing) loads the home page and one
    notebook page with an image from a localhost http.server, and the rendered DOM must show the page's
-   `# Title` heading as its h1, the sidebar with every page, an image that decoded, and typeset KaTeX where
+   `# Title` heading as its h1, the sidebar with every page shown and its section headings, an image that decoded, and typeset KaTeX where
    the page has maths. A screenshot of each is taken and must not be blank.
 Exits 1 with one line per problem.
 """
@@ -37,6 +38,7 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.links, self.assets, self.ids, self.sidebar, self.imgs = [], [], set(), [], 0
+        self.sidebar_seq, self._in_section_head = [], False  # ('section', title) and ('page', href) in the sidebar's order
         self.h1, self._in_h1, self._in_sidebar, self._out_depth, self._div_depth = [], False, 0, [], 0
         self.outputs, self._text, self._stderr = [], [], []  # outputs: (text, is stderr) of each cell output
 
@@ -46,7 +48,11 @@ class Page(HTMLParser):
             if a.get(k): self.ids.add(a[k])
         if tag == 'a' and a.get('href'):
             self.links.append(a['href'])
-            if self._in_sidebar: self.sidebar.append(a['href'])
+            if self._in_sidebar:
+                self.sidebar.append(a['href'])
+                if not a['href'].startswith('#'): self.sidebar_seq.append(('page', Path(urlsplit(a['href']).path).name))
+        elif tag == 'a' and self._in_sidebar and 'sidebar-link' in (a.get('class') or '').split():  # a section heading: no page, folds its entries
+            self._in_section_head = True; self.sidebar_seq.append(('section', ''))
         if tag == 'link' and a.get('href'):
             (self.assets if 'stylesheet' in (a.get('rel') or '') or 'icon' in (a.get('rel') or '') else self.links).append(a['href'])
         if tag in ASSET_TAGS and a.get('src'): self.assets.append(a['src'])
@@ -62,6 +68,8 @@ class Page(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag == 'h1': self._in_h1 = False
+        if tag == 'a' and self._in_section_head:
+            self._in_section_head = False; self.sidebar_seq[-1] = ('section', self.sidebar_seq[-1][1].strip())
         if tag == 'nav' and self._in_sidebar: self._in_sidebar -= 1
         if tag == 'div':
             if self._out_depth and self._out_depth[-1] == self._div_depth:
@@ -70,6 +78,7 @@ class Page(HTMLParser):
 
     def handle_data(self, data):
         if self._in_h1: self.h1[-1] += data
+        if self._in_section_head: self.sidebar_seq[-1] = ('section', self.sidebar_seq[-1][1] + data)
         if self._text: self._text[-1] += data
 
 
@@ -87,20 +96,26 @@ def resolve(docs:Path, page:Path, url:str):
     return target.resolve(), unquote(u.fragment)
 
 
-def sidebar_entries() -> list[str]:
-    "The notebook and page names nbs/sidebar.yml lists, in order."
+def sidebar_layout() -> list[tuple[str, str]]:
+    "What nbs/sidebar.yml lists, in order: ('section', title) for each `- section:`, ('page', name) for each notebook or page."
     import yaml
     from nbdev.config import get_config
     f = get_config().nbs_path/'sidebar.yml'
     out = []
     def walk(items):
         for it in items or []:
-            if isinstance(it, str): out.append(it)
+            if isinstance(it, str): out.append(('page', it))
             elif isinstance(it, dict):
-                if it.get('href'): out.append(it['href'])
+                if it.get('section'): out.append(('section', str(it['section'])))
+                if it.get('href'): out.append(('page', it['href']))
                 walk(it.get('contents'))
     walk(yaml.safe_load(f.read_text())['website']['sidebar']['contents'])
     return out
+
+
+def sidebar_entries() -> list[str]:
+    "The notebook and page names nbs/sidebar.yml lists, in order."
+    return [name for kind, name in sidebar_layout() if kind == 'page']
 
 
 def nb_title(nb:Path) -> str|None:
@@ -152,14 +167,22 @@ def static_checks(docs:Path) -> tuple[list[str], dict]:
     got = [Path(urlsplit(h).path).name for h in home.sidebar if not h.startswith('#')]
     for e, pname in zip(entries, expected):
         if not (docs/pname).exists(): errs.append(f'{e} (in nbs/sidebar.yml) has no page {pname}')
+    from nbdev.config import get_config
+    nbs = get_config().nbs_path
+    for nb in sorted(nbs.glob('*.ipynb')):
+        if not nb.name.startswith(('_', '.')) and nb.name not in entries:
+            errs.append(f'nbs/{nb.name} is not in nbs/sidebar.yml: add it to the path or the appendices')
     if got != expected: errs.append(f'home page sidebar lists {got}, nbs/sidebar.yml says {expected}')
+    want_seq = [(k, page_of(n) if k == 'page' else n) for k, n in sidebar_layout()]
+    if home.sidebar_seq != want_seq: errs.append(f'home page sidebar shows {home.sidebar_seq}, nbs/sidebar.yml says {want_seq}')
     if not (docs/'search.json').exists() or not json.loads((docs/'search.json').read_text()):
         errs.append('search.json is missing or empty: the search box finds nothing')
-    return errs, {'parsed': parsed, 'entries': entries, 'expected': expected}
+    return errs, {'parsed': parsed, 'entries': entries, 'expected': expected,
+                  'sections': [n for k, n in sidebar_layout() if k == 'section']}
 
 
 def stale_generated() -> list[str]:
-    "The docs build regenerates nbs/nbdev.yml (settings.ini) and nbs/sidebar.yml (the notebooks): committed copies must match."
+    "The docs build regenerates nbs/nbdev.yml (settings.ini), and must leave the hand-written nbs/sidebar.yml alone: committed copies must match."
     from nbdev.config import get_config
     nbs = get_config().nbs_path
     files = [str((nbs/n).relative_to(ROOT)) for n in ('nbdev.yml', 'sidebar.yml')]
@@ -192,7 +215,9 @@ f.onload = () => setTimeout(() => {
   document.getElementById('result').textContent = JSON.stringify({
     title: d.title, h1: [...d.querySelectorAll('h1')].map(h => h.textContent.trim()),
     h2: [...main.querySelectorAll('h2')].map(h => h.textContent.trim()),
-    sidebar: side ? [...side.querySelectorAll('a.sidebar-link')].map(a => a.textContent.trim()) : null,
+    sidebar: side ? [...side.querySelectorAll('a.sidebar-link[href]')].map(a => a.textContent.trim()) : null,
+    sidebar_shown: side ? [...side.querySelectorAll('a.sidebar-link[href]')].filter(a => a.getClientRects().length > 0).length : 0,
+    sections: side ? [...side.querySelectorAll('a.sidebar-link:not([href])')].map(a => a.textContent.trim()) : null,
     sidebar_visible: !!side && side.getBoundingClientRect().width > 0,
     imgs: imgs.length, imgs_ok: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     math: main.querySelectorAll('.math').length, katex: main.querySelectorAll('.katex').length,
@@ -243,6 +268,10 @@ def browser_checks(docs:Path, info:dict, shots:Path) -> tuple[list[str], list[st
             if title and title not in res['h1']: errs.append(f'{pname}: heading {title!r} not rendered (h1: {res["h1"]})')
             if not res['sidebar'] or len(res['sidebar']) != len(expected):
                 errs.append(f'{pname}: sidebar shows {res["sidebar"]}, expected {len(expected)} pages')
+            elif res['sidebar_shown'] != len(expected):
+                errs.append(f'{pname}: {res["sidebar_shown"]} of the sidebar\'s {len(expected)} pages are shown (a section is folded)')
+            if res['sections'] != info['sections']:
+                errs.append(f'{pname}: sidebar sections {res["sections"]}, nbs/sidebar.yml says {info["sections"]}')
             if not res['sidebar_visible']: errs.append(f'{pname}: the sidebar is not visible at 1280 px')
             if not res['search']: errs.append(f'{pname}: no search box')
             if pname != 'index.html' and (res['imgs'] == 0 or res['imgs_ok'] < res['imgs']):
@@ -255,7 +284,7 @@ def browser_checks(docs:Path, info:dict, shots:Path) -> tuple[list[str], list[st
             from PIL import Image
             ext = Image.open(shot).convert('L').getextrema()
             if ext[1] - ext[0] < 50: errs.append(f'{pname}: the screenshot is blank ({shot})')
-            notes.append(f'{pname}: h1 {res["h1"]}, {len(res["sidebar"] or [])} sidebar links, {res["imgs_ok"]}/{res["imgs"]} images,'
+            notes.append(f'{pname}: h1 {res["h1"]}, {len(res["sidebar"] or [])} sidebar links in {len(res["sections"] or [])} sections, {res["imgs_ok"]}/{res["imgs"]} images,'
                          f' {res["katex"]}/{res["math"]} equations typeset, {len(res["h2"])} sections; screenshot {shot} ({time.time()-t0:.1f}s)')
     finally: srv.shutdown()
     return errs, notes
