@@ -6,8 +6,10 @@
 It makes a tiny untrained model (and a model folder that does not load) in a temporary folder, checks that a port in use
 ends `diffusion_nb_app` with a one-line error, starts the server on a free loopback port, and drives the page with Playwright:
 the bad model gives a message on the page, a tiny-model generation moves the progress bar to its end and fills the grid with
-the requested number of tiles, the scrubber redraws the trajectory, the Download button saves the grid PNG, a second tab gets
-its own kernel, and no request leaves 127.0.0.1. It saves a screenshot and stops the server, also on failure.
+the requested number of tiles, the scrubber redraws the trajectory, the Download button saves the grid PNG; in the Edit tab
+an uploaded file that is not a picture gets one red line, and the shipped example flower, inpainted in its centre, comes back
+as a strip after the input with the pixels outside the mask unchanged; a second tab gets its own kernel, and no request
+leaves 127.0.0.1. It saves a screenshot and stops the server, also on failure.
 Every wait is on a condition with a generous timeout; durations are printed, never asserted.
 """
 import argparse, base64, io, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
@@ -16,6 +18,7 @@ from urllib.parse import urlparse
 
 LOCAL = {'127.0.0.1', 'localhost'}
 N, STEPS, FRAMES, SEED, RES, NCOLS, PAD = 6, 10, 5, 3, 16, 4, 2    # the settings the test asks for, and the grid's layout
+EDITS = 2                                                          # results of the one edit (the strip: input, kept, results)
 SLOW = 300_000                                                     # ms: kernel start, torch import, sampling on a busy CPU
 
 def log(*a): print('[app test]', *a, flush=True)
@@ -70,19 +73,29 @@ def stop(proc):
     except ProcessLookupError: pass
     proc.wait()
 
-def count_tiles(png:bytes):
-    "Decode a grid PNG and count its non-blank tiles (the grid is NCOLS wide, tiles RES px + PAD px white padding, enlarged)."
+def grid_tiles(png:bytes, ncols:int=NCOLS):
+    "Decode a grid PNG (ncols wide, tiles RES px + PAD px white padding, enlarged) into its tiles, row by row, and the enlargement."
     from PIL import Image
     import numpy as np
     a = np.asarray(Image.open(io.BytesIO(png)).convert('RGB'))
-    s = a.shape[1] / (NCOLS*(RES+PAD) + PAD); rows = round((a.shape[0]/s - PAD) / (RES+PAD))
+    s = a.shape[1] / (ncols*(RES+PAD) + PAD); rows = round((a.shape[0]/s - PAD) / (RES+PAD))
     assert s == int(s) and a.shape[0] == (rows*(RES+PAD) + PAD)*s, (a.shape, s)
-    s = int(s); tiles = 0
-    for r in range(rows):
-        for c in range(NCOLS):
-            y, x = (PAD + r*(RES+PAD))*s, (PAD + c*(RES+PAD))*s
-            tiles += bool((a[y:y+RES*s, x:x+RES*s] != 255).any())
-    return tiles, a.shape[1], a.shape[0], s
+    s = int(s)
+    return [a[(PAD + r*(RES+PAD))*s:(PAD + r*(RES+PAD) + RES)*s, (PAD + c*(RES+PAD))*s:(PAD + c*(RES+PAD) + RES)*s]
+            for r in range(rows) for c in range(ncols)], s
+
+def count_tiles(png:bytes, ncols:int=NCOLS):
+    "Decode a grid PNG and count its non-blank tiles; also its width, height and enlargement."
+    tiles, s = grid_tiles(png, ncols)
+    from PIL import Image
+    w, h = Image.open(io.BytesIO(png)).size
+    return sum(bool((t != 255).any()) for t in tiles), w, h, s
+
+def shown_png(page, selector:str) -> bytes:
+    "The PNG of the <img> at `selector`, as the browser decoded it."
+    data = page.evaluate("""(sel) => { const i = document.querySelector(sel), c = document.createElement('canvas');
+        c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0); return c.toDataURL('image/png'); }""", selector)
+    return base64.b64decode(data.split(',', 1)[1])
 
 def small_png(path:Path, limit=140_000):
     "Quantize the screenshot until it is under `limit` bytes."
@@ -152,9 +165,7 @@ def _drive(page, ctx, url, screenshot, proc, external, seen, showcase):
     assert f'{N} images' in status() and f'{STEPS} steps' in status() and f'seed {SEED}' in status(), status()
 
     # the grid as the browser decoded it
-    data = page.evaluate("""() => { const i = document.querySelector('img.dnb-grid'), c = document.createElement('canvas');
-        c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0); return c.toDataURL('image/png'); }""")
-    shown = base64.b64decode(data.split(',', 1)[1])
+    shown = shown_png(page, 'img.dnb-grid')
     tiles, w, h, scale = count_tiles(shown)
     log(f"grid decoded in the browser: {w}x{h} px, {scale}x enlarged, {tiles} tiles")
     assert tiles == N, (tiles, N)
@@ -176,6 +187,8 @@ def _drive(page, ctx, url, screenshot, proc, external, seen, showcase):
     log(f"download: {dl.value.suggested_filename}, {len(saved):,} bytes, same pixels as the grid: {same}")
     assert same and dl.value.suggested_filename == f'tiny-test-ddim-seed{SEED}.png', dl.value.suggested_filename
 
+    t_edit = _edit(page, status)
+
     # a second tab: its own kernel, its own (empty) results and settings
     page2 = ctx.new_page(); t0 = time.time(); page2.goto(url, timeout=SLOW)
     page2.wait_for_selector(S('button'), state='visible', timeout=SLOW)
@@ -196,7 +209,52 @@ def _drive(page, ctx, url, screenshot, proc, external, seen, showcase):
     log(f"screenshot: {screenshot} ({size/1000:.0f} KB)")
     assert not external, f"requests left the machine: {external}"
     log(f"{len(seen)} requests, all to 127.0.0.1")
-    return dict(load_s=t_load, generate_s=t_gen, tiles=tiles, screenshot=str(screenshot))
+    return dict(load_s=t_load, generate_s=t_gen, edit_s=t_edit, tiles=tiles, screenshot=str(screenshot))
+
+def _edit(page, status):
+    "The Edit tab: a file that is not a picture, then the example flower inpainted in its centre; back to Generate. Returns the edit's seconds."
+    import numpy as np
+    S = lambda name: f'.dnb-{name}'
+    page.locator('.dnb-tabs .lm-TabBar-tab', has_text='Edit').click()
+    page.wait_for_selector(S('edit-button'), state='visible', timeout=SLOW)
+    page.wait_for_selector('img.dnb-grid', state='hidden', timeout=SLOW)               # the Generate tab's results give way
+    page.wait_for_function("document.querySelector('.dnb-edit-caption').innerText.includes('input')", timeout=SLOW)
+    with page.expect_file_chooser(timeout=SLOW) as chooser: page.locator(S('upload')).click()   # its <input> is not in the page
+    chooser.value.set_files({'name': 'notes.txt', 'mimeType': 'text/plain', 'buffer': b'not a picture'})
+    page.wait_for_function("document.querySelector('.dnb-status').innerHTML.includes('#c00') && document.querySelector('.dnb-status').innerText.includes('notes.txt')", timeout=SLOW)
+    msg = status().strip()
+    log(f"upload that is not a picture: {msg}")
+    assert 'is not a picture' in msg and '\n' not in msg and 'Traceback' not in msg, msg
+
+    page.locator(f"{S('picture')} select").select_option(label='example: flower')
+    page.locator(f"{S('edit-kind')} button", has_text='Inpaint').click()
+    page.locator(f"{S('mask')} select").select_option(label='center')
+    box = page.locator(f"{S('edit-n')} input"); box.fill(str(EDITS)); box.press('Tab')
+    width = ((2 + EDITS)*(RES+PAD) + PAD) * (64 // RES)                                 # input, kept, results; 4x enlarged
+    t0 = time.time(); page.locator(S('edit-button')).click()
+    page.wait_for_function(f"document.querySelector('.dnb-status').innerText.includes('{EDITS} results')", timeout=SLOW)
+    page.wait_for_function(f"(() => {{ const i = document.querySelector('img.dnb-edit-grid'); return i && i.complete && i.naturalWidth == {width}; }})()", timeout=SLOW)
+    t_edit = time.time() - t0
+    log(f"edited in {t_edit:.1f} s: {status()}")
+    assert 'RePaint' in status() and f'seed {SEED}' in status() and '#c00' not in page.locator(S('status')).inner_html(), status()
+    caption = page.locator(S('edit-caption')).inner_text()
+    assert caption == f'input | kept (grey: to fill) | {EDITS} results', caption
+
+    # the strip as the browser decoded it: the input, what is kept, the results; outside the centre mask, the input's pixels
+    shown = shown_png(page, 'img.dnb-edit-grid')
+    n, w, h, s = count_tiles(shown, 2 + EDITS)
+    tiles, _ = grid_tiles(shown, 2 + EDITS)
+    keep = np.ones(tiles[0].shape[:2], bool); q = RES//4*s; keep[q:RES*s-q, q:RES*s-q] = False
+    kept = [bool((t[keep] == tiles[0][keep]).all()) for t in tiles[1:]]
+    painted = [not (t[~keep] == tiles[0][~keep]).all() for t in tiles[2:]]
+    log(f"edit strip decoded in the browser: {w}x{h} px, {n} tiles; outside the mask same as the input: {kept}; centre painted: {painted}")
+    assert n == 2 + EDITS and len(tiles) == 2 + EDITS and all(kept) and all(painted), (n, kept, painted)
+    assert page.locator(f"{S('edit-download')} a").get_attribute('download') == f'tiny-test-inpaint-center-seed{SEED}.png'
+
+    page.locator('.dnb-tabs .lm-TabBar-tab', has_text='Generate').click()               # back: the grid is there again
+    page.wait_for_selector('img.dnb-grid', state='visible', timeout=SLOW)
+    page.wait_for_selector('img.dnb-edit-grid', state='hidden', timeout=SLOW)
+    return t_edit
 
 def _showcase(page, model, n=8, steps=20, frames=10):
     "For the README's screenshot: generate with a shipped (trained) model, and show a frame halfway through the trajectory."
@@ -235,6 +293,7 @@ def main(argv=None):
             log('server log:\n' + logf.read_text()[-4000:]); raise
         finally: stop(proc)
         log(f"server stopped (exit status {proc.returncode})")
-    log(f"passed: page loaded in {res['load_s']:.1f} s, generated in {res['generate_s']:.1f} s, {res['tiles']} tiles, screenshot {res['screenshot']}")
+    log(f"passed: page loaded in {res['load_s']:.1f} s, generated in {res['generate_s']:.1f} s, {res['tiles']} tiles, "
+        f"edited in {res['edit_s']:.1f} s, screenshot {res['screenshot']}")
 
 if __name__ == '__main__': main()
