@@ -45,10 +45,15 @@ class Tree:
         try: return [self.root] + self.root.children(recursive=True)
         except self.psutil.NoSuchProcess: return []
     def kernels(self) -> int:
+        "Kernel processes: an ipykernel whose parent is not one (a kernel's fork, e.g. a subprocess between fork and exec, shows its parent's command line)."
+        def is_kernel(p):
+            try: return any('ipykernel' in a for a in p.cmdline())
+            except self.psutil.Error: return False
         n = 0
         for p in self.procs()[1:]:
-            try: n += any('ipykernel' in a for a in p.cmdline())
-            except self.psutil.Error: pass
+            try: parent = p.parent()
+            except self.psutil.Error: continue
+            n += is_kernel(p) and not (parent and is_kernel(parent))
         return n
     def pss(self) -> int:
         tot = 0
