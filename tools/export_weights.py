@@ -58,6 +58,12 @@ with diffusion_nb's own `diffusion_nb_train`. EMA weights (decay {ema}), stored 
 - Generate: `diffusion_nb_generate --model {name} --n 16 --out flowers.png` (DDIM, 50 steps, x̂₀ clamped).
 """
 
+def _origin(init, name):
+    "How the card names where training started."
+    if not init: return 'trained from scratch'
+    if Path(init).name == name: return f"continued from the previous release of `{name}` (its EMA weights)"
+    return f"fine-tuned from `{Path(init).name}` (its EMA weights)"
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('run', type=Path); p.add_argument('name')
@@ -66,9 +72,10 @@ def main(argv=None):
     p.add_argument('--notes', default='', help='more Markdown for the card')
     p.add_argument('--dtype', choices=('float16', 'int8'), default='float16', help='how the weights are stored (int8: a quarter of float32, per-channel scales)')
     p.add_argument('--dest-root', type=Path, default=WEIGHTS_DIR, help='where the NAME folder goes (default: the package)')
+    p.add_argument('--checkpoint', help="which checkpoint of RUN to ship, e.g. ckpt-6300 (default: the newest complete one)")
     a = p.parse_args(argv)
-    ck = latest_checkpoint(a.run)
-    if ck is None: raise SystemExit(f"no complete checkpoint in {a.run}")
+    ck = a.run / a.checkpoint if a.checkpoint else latest_checkpoint(a.run)
+    if ck is None or not (ck / 'state.json').exists(): raise SystemExit(f"no complete checkpoint {ck or ''} in {a.run}")
     pipe = load_pretrained(ck)  # EMA weights
     cfg, dest = pipe.config, a.dest_root / a.name
     facts, log = run_facts(a.run, ck, cfg)
@@ -81,7 +88,7 @@ def main(argv=None):
     (dest / 'loss.json').write_text(json.dumps(loss_curve(log)))
     t = cfg['train']
     (dest / 'README.md').write_text(CARD.format(
-        name=a.name, stored=dict(float16='float16', int8=f'int8 (matrices of ≥ {INT8_MIN_NUMEL:,} elements, a float32 scale per output channel; the rest float16), loaded back as float32')[a.dtype], origin=(f"fine-tuned from `{Path(t['init']).name}` (its EMA weights)" if t.get('init') else 'trained from scratch'),
+        name=a.name, stored=dict(float16='float16', int8=f'int8 (matrices of ≥ {INT8_MIN_NUMEL:,} elements, a float32 scale per output channel; the rest float16), loaded back as float32')[a.dtype], origin=_origin(t.get('init'), a.name),
         res=pipe.resolution, decay='cosine decay' if t['cosine'] else 'constant', ema=t['ema_decay'], mb=(dest / 'model.safetensors').stat().st_size / 1e6, params=params,
         steps=facts['steps'], bs=t['bs'], images=facts['images_seen'], epochs=facts['epochs'], hours=facts['wall_hours'],
         hardware=a.hardware, sched=cfg['schedule']['kind'], T=cfg['schedule']['T'], loss=cfg.get('loss', '?').upper(),
