@@ -20,8 +20,12 @@ def med(f, rounds):
 
 def loadavg(): return ' '.join(f'{x:.2f}' for x in os.getloadavg())
 
+def default_sampler(pipe):
+    "The pipeline's default sampler, in words."
+    s = pipe.sampler(); return f'{type(s).__name__}, {len(s)} steps'
+
 def section_inprocess(a):
-    print(f'\n## in-process: {a.model}, {a.n} images, DDIM 50 steps, {torch.get_num_threads()} threads (load {loadavg()})')
+    print(f'\n## in-process: {a.model}, {a.n} images, the default sampler ({default_sampler(load_pretrained(a.model))}), {torch.get_num_threads()} threads (load {loadavg()})')
     print('| path | precision | layout | seconds |\n|---|---|---|---|')
     for prec, cl in (('fp32', False), ('fp32', True), ('bf16', False), ('bf16', True)):
         pipe = load_pretrained(a.model); pipe.model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)

@@ -12,13 +12,15 @@ from diffusion_nb.pretrained import load_pretrained
 from diffusion_nb.metrics import generate_images, image_metrics, real_features
 from diffusion_nb.extractors import get_extractor
 
-# (name, sampler settings, precision): cheapest first, the 300-step DDPM reference last
-SETTINGS = [('dpm++ 10', dict(sampler='dpm++', steps=10), 'bf16'), ('ddim 50', dict(sampler='ddim', steps=50), 'bf16'),
+# (name, sampler settings, precision); --only runs the named ones in the order given
+SETTINGS = [('dpm++ 5', dict(sampler='dpm++', steps=5), 'bf16'), ('dpm++ 10', dict(sampler='dpm++', steps=10), 'bf16'),
             ('dpm++ 15', dict(sampler='dpm++', steps=15), 'bf16'), ('dpm++ 20', dict(sampler='dpm++', steps=20), 'bf16'),
-            ('ddim 20', dict(sampler='ddim', steps=20), 'bf16'), ('ddim 10', dict(sampler='ddim', steps=10), 'bf16'),
-            ('dpm++ 5', dict(sampler='dpm++', steps=5), 'bf16'), ('dpm++ 25', dict(sampler='dpm++', steps=25), 'bf16'),
-            ('dpm++sde 20', dict(sampler='dpm++sde', steps=20), 'bf16'), ('ddim 50 fp32', dict(sampler='ddim', steps=50), 'fp32'),
-            ('dpm++sde 50', dict(sampler='dpm++sde', steps=50), 'bf16'), ('ddpm 300', dict(sampler='ddpm'), 'bf16')]
+            ('dpm++ 25', dict(sampler='dpm++', steps=25), 'bf16'),
+            ('dpm++sde 10', dict(sampler='dpm++sde', steps=10), 'bf16'), ('dpm++sde 15', dict(sampler='dpm++sde', steps=15), 'bf16'),
+            ('dpm++sde 20', dict(sampler='dpm++sde', steps=20), 'bf16'), ('dpm++sde 50', dict(sampler='dpm++sde', steps=50), 'bf16'),
+            ('ddim 10', dict(sampler='ddim', steps=10), 'bf16'), ('ddim 20', dict(sampler='ddim', steps=20), 'bf16'),
+            ('ddim 50', dict(sampler='ddim', steps=50), 'bf16'), ('ddim 50 fp32', dict(sampler='ddim', steps=50), 'fp32'),
+            ('dpm++ 10 fp32', dict(sampler='dpm++', steps=10), 'fp32'), ('ddpm 300', dict(sampler='ddpm'), 'bf16')]
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -26,12 +28,15 @@ def main():
     p.add_argument('--bs', type=int, default=50); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', required=True); p.add_argument('--only', nargs='*', help='names of settings to run (default: all)')
     a = p.parse_args()
+    known = {name: (settings, precision) for name, settings, precision in SETTINGS}
+    if bad := sorted(set(a.only or ()) - set(known)): p.error(f"unknown setting(s) {bad}: choose from {', '.join(known)}")
     out = Path(a.json); done = {json.loads(l)['setting'] for l in out.read_text().splitlines()} if out.exists() else set()
     pipe = load_pretrained(a.model); pipe.model.to(memory_format=torch.channels_last)
     ex = {k: get_extractor(k) for k in ('inception', 'flowers32')}
     real = {k: real_features('test', pipe.resolution, e) for k, e in ex.items()}
-    for name, settings, precision in SETTINGS:
-        if name in done or (a.only and name not in a.only): continue
+    for name in a.only or known:
+        settings, precision = known[name]
+        if name in done: continue
         t0 = time.perf_counter()
         ims, spi = generate_images(pipe, a.n, a.bs, a.seed, precision=precision, **settings)
         row = dict(setting=name, model=a.model, **settings, precision=precision, nfe=len(pipe.sampler(**settings)), n=a.n, seed=a.seed,
