@@ -302,7 +302,7 @@ def _evaluate_parser():
     from diffusion_nb.pretrained import list_pretrained
     p = argparse.ArgumentParser(prog="diffusion_nb_evaluate", description="FID and KID of a model's samples against real Flowers-102 images.")
     p.add_argument("--model", required=True, help=f"a shipped model's name ({', '.join(list_pretrained())}) or a folder")
-    return add_sampler_flags(_add_scoring_flags(p))
+    return add_sampler_flags(_add_scoring_flags(p), model_default=True)   # no --sampler: the model's default, as diffusion_nb_generate
 
 
 # %% ../nbs/08_evaluation.ipynb #6bdc42f7
@@ -323,7 +323,7 @@ def _evaluate(a): # the parsed arguments of evaluate_cli
     if a.n < 2 or a.bs < 1: raise ValueError(f"--n {a.n} --bs {a.bs}: FID needs at least 2 images, batches at least 1")
     exts = [get_extractor(name, device=a.device, progress=True) for name in a.features]   # fail before generating
     pipe = load_pretrained(a.model, device=a.device)
-    settings = vars(args_sampler_config(a))
+    settings = vars(args_sampler_config(a, pipe.default_sampler))                         # no --sampler: the model's default
     a.precision = resolve_precision(a.precision, pipe.device)                              # 'auto' recorded as what it chose
     n_steps = len(pipe.sampler(**settings))                                                # checks the settings too
     if a.guidance: return _evaluate_guidance(a, pipe, exts[0], settings, n_steps)

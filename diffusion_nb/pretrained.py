@@ -15,7 +15,7 @@ from .images import as_uint8, to_pil, image_grid
 from .schedules import NoiseSchedule
 from .forward import TARGETS
 from .models import model_from_config, MODELS
-from .sampling import SamplerConfig, SAMPLER_FIELDS, split_sampler_settings, sampler_config, add_sampler_flags, args_sampler_config, sample, save_gif
+from .sampling import SamplerConfig, SAMPLER_FIELDS, split_sampler_settings, sampler_config, add_sampler_flags, sampler_flags_given, sample, save_gif
 from .storage import (WEIGHTS_DIR, list_pretrained, find_weights, SCALE_SUFFIX, CONFIG_NAME, WEIGHTS_NAME, EMA_NAME, DTYPES,
                                   INT8_MIN_NUMEL, PretrainedError, state_dict_as, load_weights)
 
@@ -90,6 +90,9 @@ def read_config(path, # a pretrained or checkpoint folder
     try: check_choice('target', cfg['target'], TARGETS); check_choice('dtype', cfg.get('dtype', 'float32'), DTYPES); _check_model_resolution(cfg['resolution'])
     except ValueError as e: raise PretrainedError(f"{f}: {e}") from None
     if not isinstance(cfg['schedule'], dict): raise PretrainedError(f"{f}: 'schedule' must be a schedule config dict, got {cfg['schedule']!r}")
+    if 'sampler' in cfg:   # optional: the model's default sampler, as SamplerConfig fields
+        try: sampler_config(**cfg['sampler'])
+        except (TypeError, ValueError) as e: raise PretrainedError(f"{f}: 'sampler' must be SamplerConfig fields, e.g. {{\"sampler\": \"dpm++\", \"steps\": 15}}: {e}") from None
     return cfg
 
 # %% ../nbs/07_pretrained.ipynb #7a8a91f9
@@ -113,6 +116,7 @@ class DiffusionPipeline:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.model, self.schedule, self.target, self.resolution = model.eval().to(memory_format=fmt), schedule, target, resolution
         self.config, self.path = config or {}, path
+        self.default_sampler = sampler_config(**self.config.get('sampler', {}))   # the model's own (config.json 'sampler'), else DDIM 50
 
 # %% ../nbs/07_pretrained.ipynb #f1214a6b
 @patch(as_prop=True)
@@ -138,17 +142,17 @@ def __repr__(self:DiffusionPipeline):
 # %% ../nbs/07_pretrained.ipynb #e84b6419
 @patch
 def sampler(self:DiffusionPipeline,
-            spec='ddim',  # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+            spec=None,    # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde' (None: the model's default)
             **settings):  # SamplerConfig fields to change: steps, eta, spacing, variance, clip_x0, order
     "A sampler for this model's schedule and target (see `diffusion_nb.sampling.SamplerConfig`)."
-    return sampler_config(spec, **settings).build(self.schedule, self.target)
+    return sampler_config(self.default_sampler if spec is None else spec, **settings).build(self.schedule, self.target)
 
 
 # %% ../nbs/07_pretrained.ipynb #51e9b4a9
 @patch
 def __call__(self:DiffusionPipeline,
              n:int=8,          # number of images
-             sampler='ddim',   # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+             sampler=None,     # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde' (None: the model's default)
              *,
              seed:int=0,       # random seed
              output:str='pil', # 'pil', 'uint8' or 'tensor'
@@ -156,7 +160,7 @@ def __call__(self:DiffusionPipeline,
              **kwargs):        # SamplerConfig fields (steps, eta, clip_x0, ...) and `sample`'s other arguments (y, guidance, progress, ...)
     "Generate `n` images (PIL images by default)."
     fields, rest = split_sampler_settings(kwargs)
-    return sample(self.model, self.sampler(sampler_config(sampler, **fields)), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, precision=precision, **rest)
+    return sample(self.model, self.sampler(sampler, **fields), n=n, res=self.resolution, seed=seed, output=output, channels=self.channels, precision=precision, **rest)
 
 
 # %% ../nbs/07_pretrained.ipynb #bcbbe00f
@@ -226,7 +230,7 @@ def _write_outputs(ims, frames, out, singles, gif, nrow, seed):
 # %% ../nbs/07_pretrained.ipynb #45f21b9a
 def generate(model:str,                # a shipped model's name, or a pretrained / checkpoint / run folder
              n:int=8,                  # number of images
-             sampler='ddim',           # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde'
+             sampler=None,             # a SamplerConfig or a sampler's name: 'ddim', 'ddpm', 'dpm++' or 'dpm++sde' (None: the model's default)
              *,
              seed:int=0,               # random seed
              out='grid.png',           # the grid image (.png, .jpg)
@@ -243,9 +247,9 @@ def generate(model:str,                # a shipped model's name, or a pretrained
             ) -> dict:
     "Generate images with a pretrained model and write them; returns the paths written."
     check_int('n', n)
-    spec = sampler_config(sampler, **settings)
     out, singles, gif = _check_outputs(out, singles, gif)
     pipe = load_pretrained(model, device=device)
+    spec = sampler_config(pipe.default_sampler if sampler is None else sampler, **settings)
     n_steps = len(pipe.sampler(spec))
     from tqdm.auto import tqdm
     with tqdm(total=n_steps, desc=f"{spec.sampler} ({n_steps} steps)", unit='step', disable=not progress, leave=False) as bar:
@@ -270,7 +274,7 @@ def _generate_parser():
                    help="a conditional model's class, by name ('sunflower') or id; once for all images, or once per image")
     p.add_argument('--guidance', type=float, default=1.0, help='classifier-free guidance scale (default 1: plain conditional; 0: unconditional)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
-    return add_sampler_flags(p)
+    return add_sampler_flags(p, model_default=True)
 
 
 # %% ../nbs/07_pretrained.ipynb #7eebe139
@@ -279,7 +283,7 @@ def generate_cli(argv=None): # command-line words (default: sys.argv[1:])
     p = _generate_parser()
     a = p.parse_args(argv)
     classes = a.classes[0] if a.classes and len(a.classes) == 1 else a.classes
-    try: paths = generate(a.model, a.n, args_sampler_config(a), seed=a.seed, out=a.out, singles=a.singles, gif=a.gif, nrow=a.nrow,
+    try: paths = generate(a.model, a.n, a.sampler, **sampler_flags_given(a), seed=a.seed, out=a.out, singles=a.singles, gif=a.gif, nrow=a.nrow,
                           device=a.device, progress=not a.quiet, precision=a.precision, classes=classes, guidance=a.guidance)
     except (ValueError, FileNotFoundError) as e: p.exit(2, f"diffusion_nb_generate: error: {e}\n")
     print(f"wrote {paths['grid']}")

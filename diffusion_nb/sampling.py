@@ -17,8 +17,8 @@ from .forward import TARGETS
 # %% auto #0
 __all__ = ['SPACINGS', 'VARIANCES', 'OUTPUTS', 'SAMPLERS', 'SAMPLER_FIELDS', 'Sampler', 'DDPMSampler', 'ddim_timesteps',
            'DDIMSampler', 'DPMSolverSampler', 'SamplerConfig', 'sampler_config', 'split_sampler_settings',
-           'get_sampler', 'add_sampler_flags', 'args_sampler_config', 'Frames', 'to_output', 'class_labels',
-           'guided_call', 'denoise', 'sample', 'save_gif', 'SampleGridCallback']
+           'get_sampler', 'add_sampler_flags', 'sampler_flags_given', 'args_sampler_config', 'Frames', 'to_output',
+           'class_labels', 'guided_call', 'denoise', 'sample', 'save_gif', 'SampleGridCallback']
 
 # %% ../nbs/06_sampling.ipynb #1a4e37d9
 SPACINGS = ('uniform', 'leading', 'trailing')   # how DDIM picks its timesteps
@@ -287,7 +287,7 @@ class SamplerConfig:
         name, steps, common = self.sampler, self.steps, dict(clip_x0=self.clip_x0, target=target)
         if name == 'ddim': return DDIMSampler(schedule, 50 if steps is None else steps, self.eta, self.spacing or 'uniform', **common)
         if name.startswith('dpm++'):
-            if self.eta: raise ValueError(f"eta={self.eta!r} applies to DDIM only; sampler='dpm++sde' is DPM-Solver++ with fresh noise")
+            if self.eta: raise ValueError(f"eta={self.eta!r} applies to DDIM only, not sampler={name!r}; for DPM-Solver++ with fresh noise use sampler='dpm++sde'")
             return DPMSolverSampler(schedule, 20 if steps is None else steps, self.order, self.spacing or 'trailing', name == 'dpm++sde', **common)
         if steps is not None and steps != schedule.T:
             raise ValueError(f"steps={steps!r}: the DDPM sampler always runs all T={schedule.T} steps; use sampler='ddim' for fewer")
@@ -323,10 +323,12 @@ def get_sampler(spec, # a SamplerConfig or a sampler's name: 'ddpm', 'ddim', 'dp
 
 # %% ../nbs/06_sampling.ipynb #33ee0d83
 def add_sampler_flags(p:argparse.ArgumentParser, # the parser of a command that samples
+                      model_default:bool=False, # no --sampler: the model's own default sampler (its config.json), not DDIM
                      ) -> argparse.ArgumentParser:
     "Add a 'sampling' group: one flag per `SamplerConfig` field, then --precision and --device; returns `p`."
     d, g = SamplerConfig(), p.add_argument_group('sampling')
-    g.add_argument('--sampler', choices=SAMPLERS, default=d.sampler, help=f'the sampler (default {d.sampler})')
+    g.add_argument('--sampler', choices=SAMPLERS, default=None if model_default else d.sampler,
+                   help="the sampler (default: the model's own, from its config.json, else ddim)" if model_default else f'the sampler (default {d.sampler})')
     g.add_argument('--steps', type=int, default=d.steps, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always runs all T')
     g.add_argument('--eta', type=float, default=d.eta, help='DDIM eta in [0, 1] (default 0: deterministic)')
     g.add_argument('--spacing', choices=SPACINGS, default=d.spacing, help='timestep spacing (default: uniform for DDIM, trailing for DPM-Solver++)')
@@ -340,10 +342,17 @@ def add_sampler_flags(p:argparse.ArgumentParser, # the parser of a command that 
     g.add_argument('--device', default=None, help='cpu, cuda, ... (default cpu)')
     return p
 
+def sampler_flags_given(a:argparse.Namespace, # arguments parsed by a parser with `add_sampler_flags`
+                       ) -> dict:
+    "The sampler settings on the command line that differ from `SamplerConfig`'s defaults (--sampler aside)."
+    d = SamplerConfig()
+    return {k: getattr(a, k) for k in SAMPLER_FIELDS if k != 'sampler' and getattr(a, k) != getattr(d, k)}
+
 def args_sampler_config(a:argparse.Namespace, # arguments parsed by a parser with `add_sampler_flags`
+                        base:SamplerConfig|None=None, # the spec used when no --sampler was given (a model's default)
                        ) -> SamplerConfig:
-    "The `SamplerConfig` the command line asked for."
-    return SamplerConfig(**{k: getattr(a, k) for k in SAMPLER_FIELDS})
+    "The `SamplerConfig` the command line asked for: --sampler, or else `base`, with the settings given on top."
+    return sampler_config(a.sampler or base or SamplerConfig(), **sampler_flags_given(a))
 
 
 # %% ../nbs/06_sampling.ipynb #ee170ded
