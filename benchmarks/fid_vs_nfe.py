@@ -16,7 +16,7 @@ from diffusion_nb.extractors import get_extractor
 SETTINGS = [('dpm++ 5', dict(sampler='dpm++', steps=5), 'bf16'), ('dpm++ 10', dict(sampler='dpm++', steps=10), 'bf16'),
             ('dpm++ 15', dict(sampler='dpm++', steps=15), 'bf16'), ('dpm++ 20', dict(sampler='dpm++', steps=20), 'bf16'),
             ('dpm++ 25', dict(sampler='dpm++', steps=25), 'bf16'),
-            ('dpm++sde 10', dict(sampler='dpm++sde', steps=10), 'bf16'), ('dpm++sde 15', dict(sampler='dpm++sde', steps=15), 'bf16'),
+            ('dpm++sde 5', dict(sampler='dpm++sde', steps=5), 'bf16'), ('dpm++sde 10', dict(sampler='dpm++sde', steps=10), 'bf16'), ('dpm++sde 15', dict(sampler='dpm++sde', steps=15), 'bf16'),
             ('dpm++sde 20', dict(sampler='dpm++sde', steps=20), 'bf16'), ('dpm++sde 50', dict(sampler='dpm++sde', steps=50), 'bf16'),
             ('ddim 10', dict(sampler='ddim', steps=10), 'bf16'), ('ddim 20', dict(sampler='ddim', steps=20), 'bf16'),
             ('ddim 50', dict(sampler='ddim', steps=50), 'bf16'), ('ddim 50 fp32', dict(sampler='ddim', steps=50), 'fp32'),

@@ -13,6 +13,7 @@ from diffusion_nb.pretrained import WEIGHTS_DIR, INT8_MIN_NUMEL, load_pretrained
 from diffusion_nb.unet_parts import count_params
 from diffusion_nb.storage import latest_checkpoint
 from diffusion_nb.training import read_log
+from diffusion_nb.sampling import sampler_config
 
 PAUSE_S = 600  # a gap between two log lines longer than this is a stop, not training time
 
@@ -55,8 +56,14 @@ with diffusion_nb's own `diffusion_nb_train`. EMA weights (decay {ema}), stored 
 {notes}
 - Loss curve: `loss.json` (the logged loss averaged over windows of 100 steps), drawn in the notebook
   *Pretrained models*; FID/KID per sampler in the notebook *Evaluation*.
-- Generate: `diffusion_nb_generate --model {name} --n 16 --out flowers.png` (DDIM, 50 steps, x̂₀ clamped).
+- Generate: `diffusion_nb_generate --model {name} --n 16 --out flowers.png` ({sampler_words}, x̂₀ clamped).
 """
+
+def _sampler_words(spec):
+    "The card's words for the default sampler."
+    if not spec: return 'DDIM, 50 steps'
+    s = sampler_config(**spec)
+    return f"its default sampler, {dict(ddim='DDIM', ddpm='DDPM', **{'dpm++': 'DPM-Solver++ 2M', 'dpm++sde': 'SDE-DPM-Solver++'})[s.sampler]}, {s.steps} steps"
 
 def _origin(init, name):
     "How the card names where training started."
@@ -72,6 +79,8 @@ def main(argv=None):
     p.add_argument('--notes', default='', help='more Markdown for the card')
     p.add_argument('--dtype', choices=('float16', 'int8'), default='float16', help='how the weights are stored (int8: a quarter of float32, per-channel scales)')
     p.add_argument('--dest-root', type=Path, default=WEIGHTS_DIR, help='where the NAME folder goes (default: the package)')
+    p.add_argument('--default-sampler', type=json.loads, default=None, metavar='JSON',
+                   help='the model\'s default sampler, SamplerConfig fields as JSON, e.g. \'{"sampler": "dpm++", "steps": 15}\' (default: none, so DDIM 50)')
     p.add_argument('--checkpoint', help="which checkpoint of RUN to ship, e.g. ckpt-6300 (default: the newest complete one)")
     a = p.parse_args(argv)
     ck = a.run / a.checkpoint if a.checkpoint else latest_checkpoint(a.run)
@@ -84,7 +93,8 @@ def main(argv=None):
         dest, pipe.model, pipe.schedule, pipe.target, pipe.resolution, dtype=a.dtype,
         loss=cfg.get('loss'), min_snr_gamma=cfg.get('min_snr_gamma'), train=cfg.get('train'), channels=cfg.get('channels', 3),
         dataset=f'Oxford Flowers-102, train split (7,370 images), {pipe.resolution} px', weights=f"EMA (decay {cfg['train']['ema_decay']})",
-        training=dict(name=a.name, **facts, params=params, command=a.command, hardware=a.hardware))
+        training=dict(name=a.name, **facts, params=params, command=a.command, hardware=a.hardware),
+        **({'sampler': a.default_sampler} if a.default_sampler else {}))
     (dest / 'loss.json').write_text(json.dumps(loss_curve(log)))
     t = cfg['train']
     (dest / 'README.md').write_text(CARD.format(
@@ -93,7 +103,7 @@ def main(argv=None):
         steps=facts['steps'], bs=t['bs'], images=facts['images_seen'], epochs=facts['epochs'], hours=facts['wall_hours'],
         hardware=a.hardware, sched=cfg['schedule']['kind'], T=cfg['schedule']['T'], loss=cfg.get('loss', '?').upper(),
         lr=t['lr'], warmup=t['warmup'], clip=t['grad_clip'], seed=t['seed'], final_loss=facts['final_loss_mean_last_500_steps'],
-        resumed=facts['resumed'], command=a.command, notes=('\n' + a.notes.strip() + '\n') if a.notes else ''))
+        resumed=facts['resumed'], command=a.command, sampler_words=_sampler_words(a.default_sampler), notes=('\n' + a.notes.strip() + '\n') if a.notes else ''))
     print(f"{pipe_dest}: {facts}")
 
 if __name__ == '__main__': main()
