@@ -101,14 +101,14 @@ def diffusers_twin(name:str, model, res:int):
     from diffusers import UNet2DModel
     cfg = model.config
     if name == 'simple':   # conv-only, one block per level, GroupNorm(8) (ours: BatchNorm), no attention anywhere
-        ch = tuple(cfg['channels'])
+        ch = tuple(cfg['widths'])
         return UNet2DModel(sample_size=res, in_channels=cfg['in_channels'], out_channels=cfg['out_channels'],
                            block_out_channels=ch, layers_per_block=1, down_block_types=('DownBlock2D',) * len(ch),
                            up_block_types=('UpBlock2D',) * len(ch), add_attention=False, norm_num_groups=8)
     if name == 'attention':  # attention at the same levels (diffusers': full softmax; ours: linear), full attention mid
         dims = tuple(cfg['dim'] * m for m in cfg['dim_mults'])
         att = set(cfg['attn_levels'])
-        return UNet2DModel(sample_size=res, in_channels=cfg['channels'], out_channels=cfg['out_channels'],
+        return UNet2DModel(sample_size=res, in_channels=cfg['in_channels'], out_channels=cfg['out_channels'],
                            block_out_channels=dims, layers_per_block=cfg['res_blocks'],
                            down_block_types=tuple('AttnDownBlock2D' if i in att else 'DownBlock2D' for i in range(len(dims))),
                            up_block_types=tuple('AttnUpBlock2D' if i in att else 'UpBlock2D' for i in reversed(range(len(dims)))),
