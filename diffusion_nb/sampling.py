@@ -327,14 +327,15 @@ def add_sampler_flags(p:argparse.ArgumentParser, # the parser of a command that 
                      ) -> argparse.ArgumentParser:
     "Add a 'sampling' group: one flag per `SamplerConfig` field, then --precision and --device; returns `p`."
     d, g = SamplerConfig(), p.add_argument_group('sampling')
-    g.add_argument('--sampler', choices=SAMPLERS, default=None if model_default else d.sampler,
+    dflt = (lambda v: None) if model_default else (lambda v: v)   # model_default: a flag not typed stays None, so the model's setting holds
+    g.add_argument('--sampler', choices=SAMPLERS, default=dflt(d.sampler),
                    help="the sampler (default: the model's own, from its config.json, else ddim)" if model_default else f'the sampler (default {d.sampler})')
     g.add_argument('--steps', type=int, default=d.steps, help='denoising steps: DDIM default 50, DPM-Solver++ (dpm++, dpm++sde) default 20; DDPM always runs all T')
-    g.add_argument('--eta', type=float, default=d.eta, help='DDIM eta in [0, 1] (default 0: deterministic)')
+    g.add_argument('--eta', type=float, default=dflt(d.eta), help='DDIM eta in [0, 1] (default 0: deterministic)')
     g.add_argument('--spacing', choices=SPACINGS, default=d.spacing, help='timestep spacing (default: uniform for DDIM, trailing for DPM-Solver++)')
-    g.add_argument('--variance', choices=VARIANCES, default=d.variance, help=f'DDPM step variance (default {d.variance})')
-    g.add_argument('--order', type=int, choices=(1, 2, 3), default=d.order, help=f'DPM-Solver++ order (default {d.order}; dpm++sde: 1 or 2)')
-    g.add_argument('--no-clip-x0', dest='clip_x0', action='store_false',
+    g.add_argument('--variance', choices=VARIANCES, default=dflt(d.variance), help=f'DDPM step variance (default {d.variance})')
+    g.add_argument('--order', type=int, choices=(1, 2, 3), default=dflt(d.order), help=f'DPM-Solver++ order (default {d.order}; dpm++sde: 1 or 2)')
+    g.add_argument('--no-clip-x0', dest='clip_x0', action='store_false', default=dflt(d.clip_x0),
                    help="don't clamp the predicted x0 to [-1, 1] (the plain algorithms, as the original project; clamping is on by default)")
     g.add_argument('--precision', choices=PRECISIONS, default='auto',
                    help='auto (default): bfloat16 autocast where the device has bf16 units (about twice as fast there), else float32; '
@@ -344,9 +345,8 @@ def add_sampler_flags(p:argparse.ArgumentParser, # the parser of a command that 
 
 def sampler_flags_given(a:argparse.Namespace, # arguments parsed by a parser with `add_sampler_flags`
                        ) -> dict:
-    "The sampler settings on the command line that differ from `SamplerConfig`'s defaults (--sampler aside)."
-    d = SamplerConfig()
-    return {k: getattr(a, k) for k in SAMPLER_FIELDS if k != 'sampler' and getattr(a, k) != getattr(d, k)}
+    "The sampler settings of the command line, --sampler aside (with `model_default`, only the flags typed)."
+    return {k: v for k in SAMPLER_FIELDS if k != 'sampler' and (v := getattr(a, k)) is not None}
 
 def args_sampler_config(a:argparse.Namespace, # arguments parsed by a parser with `add_sampler_flags`
                         base:SamplerConfig|None=None, # the spec used when no --sampler was given (a model's default)
