@@ -59,11 +59,12 @@ with diffusion_nb's own `diffusion_nb_train`. EMA weights (decay {ema}), stored 
 - Generate: `diffusion_nb_generate --model {name} --n 16 --out flowers.png` ({sampler_words}, x̂₀ clamped).
 """
 
-def _sampler_words(spec):
-    "The card's words for the default sampler."
+def _sampler_words(pipe, spec):
+    "The card's words for the default sampler `spec` (SamplerConfig fields, or None) of `pipe`."
     if not spec: return 'DDIM, 50 steps'
     s = sampler_config(**spec)
-    return f"its default sampler, {dict(ddim='DDIM', ddpm='DDPM', **{'dpm++': 'DPM-Solver++ 2M', 'dpm++sde': 'SDE-DPM-Solver++'})[s.sampler]}, {s.steps} steps"
+    name = {'ddim': 'DDIM', 'ddpm': 'DDPM', 'dpm++': 'DPM-Solver++ 2M', 'dpm++sde': 'SDE-DPM-Solver++'}[s.sampler]
+    return f"its default sampler, {name}, {len(pipe.sampler(s))} steps"   # the steps it runs, also when spec leaves them to the sampler
 
 def _origin(init, name):
     "How the card names where training started."
@@ -103,7 +104,7 @@ def main(argv=None):
         steps=facts['steps'], bs=t['bs'], images=facts['images_seen'], epochs=facts['epochs'], hours=facts['wall_hours'],
         hardware=a.hardware, sched=cfg['schedule']['kind'], T=cfg['schedule']['T'], loss=cfg.get('loss', '?').upper(),
         lr=t['lr'], warmup=t['warmup'], clip=t['grad_clip'], seed=t['seed'], final_loss=facts['final_loss_mean_last_500_steps'],
-        resumed=facts['resumed'], command=a.command, sampler_words=_sampler_words(a.default_sampler), notes=('\n' + a.notes.strip() + '\n') if a.notes else ''))
+        resumed=facts['resumed'], command=a.command, sampler_words=_sampler_words(pipe, a.default_sampler), notes=('\n' + a.notes.strip() + '\n') if a.notes else ''))
     print(f"{pipe_dest}: {facts}")
 
 if __name__ == '__main__': main()
