@@ -425,7 +425,7 @@ def invert(self:DiffusionPipeline,
            precision:str='auto',  # 'auto' (bf16 where the device has bf16 units, as the pipeline's call), 'fp32' or 'bf16'
            progress=None,         # None, True (a tqdm bar) or f(i, total)
            **settings):           # SamplerConfig fields: steps, spacing
-    "DDIM inversion: the start noise x_T (B, C, H, W) from which `pipe(x=x_T, sampler='ddim', ...)` with the same settings redraws `image`."
+    "DDIM inversion: the start noise (B, C, H, W) from which `pipe(x=noise, sampler='ddim', ...)` with the same settings redraws `image`."
     s = self.sampler(sampler, **settings)
     if not isinstance(s, DDIMSampler): raise ValueError(f"inversion needs sampler='ddim' (DDIM inversion); got {getattr(sampler, 'sampler', sampler)!r}")
     x0 = load_image(image, self.resolution).to(self.device)

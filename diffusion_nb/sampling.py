@@ -435,7 +435,7 @@ def _sample_device(model, device):
 
 # %% ../nbs/06_sampling.ipynb #7f602cea
 def _start_noise(model, x, shape, generator, device, dtype):
-    "The start noise x_T: `x` (else drawn from `generator` in `shape`) on `device` in `dtype`, in the model's memory format."
+    "The start noise x_{T-1}: `x` (else drawn from `generator` in `shape`) on `device` in `dtype`, in the model's memory format."
     if x is None: x = torch.randn(shape, generator=generator, device=device, dtype=dtype)
     else: x = x.to(device, dtype)
     w = next((q for q in model.parameters() if q.ndim == 4), None)  # a conv weight tells the model's memory format
@@ -495,7 +495,7 @@ def sample(model,                        # the denoiser, called as model(x, t)
            capture:int=0,                # keep K evenly spaced intermediate frames (then (images, Frames) is returned)
            output:str='tensor',          # 'tensor' ([0, 1] floats), 'uint8' (array) or 'pil'
            device=None,                  # where to sample (default: the model's device)
-           x:torch.Tensor|None=None,     # the start noise x_T, (n, C, res, res) (default: drawn from the generator)
+           x:torch.Tensor|None=None,     # the start noise x_{T-1}, (n, C, res, res) (default: drawn from the generator)
            channels:int|None=None,       # image channels (default: the model's config, else 3)
            precision:str='fp32',         # 'fp32'; 'bf16' (autocast: faster where the device has bf16 units); 'auto': bf16 only there
            y=None,                       # class labels for a conditional model: one id or name for all, or one per image
