@@ -40,7 +40,7 @@ class ResnetBlock(nn.Module):
 @patch
 def forward(self:ResnetBlock, x, emb):
     scale, shift = self.time_proj(emb)[:, :, None, None].chunk(2, dim=1)
-    h = F.silu(torch.addcmul(shift, self.norm1(self.conv1(x)), 1 + scale))  # y = GN(h)(1 + s) + b, one fused op
+    h = F.silu(torch.addcmul(shift, self.norm1(self.conv1(x)), 1 + scale))  # GN(h)(1 + scale) + shift, one fused op
     h = F.silu(self.norm2(self.conv2(self.drop(h))))
     return h + self.res_conv(x)
 

@@ -467,7 +467,7 @@ def interpolate(self:DiffusionPipeline,
 def _edit_parser():
     "`diffusion_nb_edit`'s argument parser: one subcommand per edit, each with the model, input and output, and the sampler flags."
     p = argparse.ArgumentParser(prog='diffusion_nb_edit', description="Edit a picture with a pretrained diffusion_nb model: "
-                                "inpaint, img2img (SDEdit), interpolate, invert (DDIM). Writes one PNG, the input first.")
+                                "inpaint, img2img (SDEdit), interpolate, invert (DDIM). Writes one PNG: the input, then the results (interpolate: only the frames).")
     sub = p.add_subparsers(dest='edit', required=True, metavar='{inpaint,img2img,interpolate,invert}')
     def common(name, help, image=True):
         q = sub.add_parser(name, help=help, description=help)
@@ -515,7 +515,7 @@ def _resized_note(image, res):
     return f"{image}: {size[0]}×{size[1]}{' cut to its centred square and' if size[0] != size[1] else ''} resized to {res}×{res}\n"
 
 def _edit(a, pipe):
-    "Run the edit `a` asks for; returns the images to write ([0, 1] tensors, the input first) and a message."
+    "Run the edit `a` asks for; returns the images to write ([0, 1] tensors, the input first but for interpolate) and a message."
     kw = dict(sampler=args_sampler_config(a), y=a.classes, guidance=a.guidance, precision=a.precision, progress=not a.quiet)
     res, show = pipe.resolution, lambda x: (x.cpu() + 1)/2
     if a.edit == 'interpolate':

@@ -4,33 +4,31 @@
 
 # %% ../nbs/05_training.ipynb #2ef41399
 from __future__ import annotations
-import os, sys, json, time, math, copy, shutil, hashlib, argparse, inspect, importlib.util
+import os, sys, json, time, math, copy, hashlib, argparse, inspect, importlib.util
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from torch import Tensor
 from torch.optim.lr_scheduler import LambdaLR
-from safetensors.torch import save_file, load_file
 from fastcore.basics import store_attr, patch
 from fastcore.docments import docments
 from tqdm import tqdm as tqdm_text
 from tqdm.auto import tqdm as tqdm_auto
 from .data import load_flowers, find_data_dir, load_flowers_labelled, flower_names
 from .images import to_float
-from .core import check_int, check_num, check_choice, CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
+from .core import moved_names, check_int, check_num, check_choice, CancelFitException, Callback, run_cbs, pick_device, PRECISIONS, resolve_precision, precision_context
 from .schedules import NoiseSchedule
 from .forward import diffusion_loss, TARGETS, LOSSES
-from .models import MODELS, build_model, count_params, upgrade_model_config
-from .storage import (CKPT_FILES, EMA_NAME, WEIGHTS_NAME, is_complete, list_checkpoints, latest_checkpoint, find_weights,
-                                  state_dict_as, load_weights)
+from .models import MODELS, build_model, upgrade_model_config
+from .storage import (EMA_NAME, WEIGHTS_NAME, is_complete, latest_checkpoint, find_weights, load_weights,
+                                  optimizer_state_flat, optimizer_state_unflat, rng_state, set_rng_state, save_checkpoint, load_checkpoint, clean_tmp)
 
 # %% auto #0
 __all__ = ['TRAINER_OBJECTS', 'ProgressCB', 'LogCB', 'COMPAT_KEYS', 'FLAG_ALIASES', 'derive_seed', 'make_generator',
-           'StepBatches', 'EMA', 'WarmupCosine', 'optimizer_state_flat', 'optimizer_state_unflat', 'rng_state',
-           'set_rng_state', 'save_checkpoint', 'prune_checkpoints', 'clean_tmp', 'load_checkpoint', 'model_config',
-           'check_train_settings', 'param_groups', 'Trainer', 'train_settings', 'EMACallback', 'PrecisionCallback',
-           'ClassLabelsCallback', 'CheckpointCallback', 'init_weights', 'fit', 'ProgressCallback', 'read_log',
-           'LogCallback', 'TensorBoardCallback', 'check_compatible', 'find_checkpoint', 'TrainConfigError',
-           'train_parser', 'check_out_dir', 'trainer_from_args', 'train_cli']
+           'StepBatches', 'EMA', 'WarmupCosine', 'model_config', 'check_train_settings', 'param_groups', 'Trainer',
+           'train_settings', 'EMACallback', 'PrecisionCallback', 'ClassLabelsCallback', 'CheckpointCallback',
+           'init_weights', 'fit', 'ProgressCallback', 'read_log', 'LogCallback', 'TensorBoardCallback',
+           'check_compatible', 'find_checkpoint', 'TrainConfigError', 'train_parser', 'check_out_dir',
+           'trainer_from_args', 'train_cli']
 
 # %% ../nbs/05_training.ipynb #9125a391
 def derive_seed(*parts, # anything with a str(), e.g. seed, a name, step, rank
@@ -126,119 +124,6 @@ def _jsonable(o):
     except (TypeError, ValueError): return False
 
 def _jsonify(o): return json.loads(json.dumps(o))
-
-# %% ../nbs/05_training.ipynb #cfb49128
-def optimizer_state_flat(opt:torch.optim.Optimizer, # the optimizer to save
-                        ) -> tuple[dict, dict]:
-    "`opt.state_dict()` as (tensors named `optimizer.<param>.<key>`, json-able rest)."
-    sd = opt.state_dict()
-    tensors, meta = {}, {'param_groups': sd['param_groups'], 'state': {}}
-    for i, st in sd['state'].items():
-        for k, v in st.items():
-            if isinstance(v, Tensor): tensors[f'optimizer.{i}.{k}'] = v.detach().cpu().contiguous()
-            else: meta['state'].setdefault(str(i), {})[k] = v
-    return tensors, meta
-
-# %% ../nbs/05_training.ipynb #342d70b0
-def optimizer_state_unflat(tensors:dict, # the tensors optimizer_state_flat returned (other keys are ignored)
-                          meta:dict,    # its json-able rest
-                         ) -> dict:
-    "The optimizer `state_dict` that `optimizer_state_flat` split."
-    state = {}
-    for k, v in tensors.items():
-        if k.startswith('optimizer.'): _, i, name = k.split('.', 2); state.setdefault(int(i), {})[name] = v
-    for i, st in meta['state'].items(): state.setdefault(int(i), {}).update(st)
-    groups = [{**g, 'betas': tuple(g['betas'])} if 'betas' in g else g for g in meta['param_groups']]
-    return {'state': state, 'param_groups': groups}
-
-# %% ../nbs/05_training.ipynb #f16ad4ba
-def rng_state() -> dict:
-    "CPU and CUDA RNG states as named uint8 tensors."
-    d = {'rng.cpu': torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()): d[f'rng.cuda.{i}'] = s
-    return d
-
-def set_rng_state(d:dict): # what rng_state returned
-    "Restore what `rng_state` saved (CUDA states only for devices that exist)."
-    if 'rng.cpu' in d: torch.set_rng_state(d['rng.cpu'])
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            if f'rng.cuda.{i}' in d: torch.cuda.set_rng_state(d[f'rng.cuda.{i}'], i)
-
-# %% ../nbs/05_training.ipynb #6b8aa70c
-def _fsync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
-
-def _write_json(path, obj): Path(path).write_text(json.dumps(obj, indent=1))
-
-# %% ../nbs/05_training.ipynb #2344b03d
-def _write_tmp_checkpoint(tmp, model, ema_model, config, state_tensors, state_json):
-    "Write the checkpoint files into a fresh temp folder `tmp` and fsync them and it."
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir()
-    _write_json(tmp / 'config.json', config)
-    save_file(state_dict_as(model), tmp / 'model.safetensors', metadata={'format': 'pt'})
-    save_file(state_dict_as(ema_model), tmp / 'ema.safetensors', metadata={'format': 'pt'})
-    save_file(state_tensors, tmp / 'state.safetensors', metadata={'format': 'pt'})
-    _write_json(tmp / 'state.json', state_json)
-    for f in CKPT_FILES: _fsync(tmp / f)
-    _fsync(tmp)
-
-# %% ../nbs/05_training.ipynb #2d3600d9
-def _publish_checkpoint(tmp, final, step):
-    "Rename the complete temp folder `tmp` to `final` (the atomic step), moving a broken leftover `final` aside first."
-    out_dir = final.parent
-    if final.exists(): os.rename(final, out_dir / f'.tmp-old-{step}-{os.getpid()}')  # a broken leftover
-    os.rename(tmp, final)  # the atomic step
-    _fsync(out_dir)
-
-# %% ../nbs/05_training.ipynb #5e3ce890
-def save_checkpoint(out_dir,            # the run folder
-                    step:int,           # steps done; the folder is ckpt-<step>
-                    model:nn.Module,    # -> model.safetensors
-                    ema_model:nn.Module,# -> ema.safetensors
-                    config:dict,        # -> config.json
-                    state_tensors:dict, # -> state.safetensors
-                    state_json:dict,    # -> state.json
-                    keep:int=3,         # keep this many newest checkpoints
-                   ) -> Path:
-    "Write `<out_dir>/ckpt-<step>/` atomically (temp dir, fsync, rename), then keep only the newest `keep`."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    final, tmp = out_dir / f'ckpt-{step}', out_dir / f'.tmp-ckpt-{step}-{os.getpid()}'
-    if final.exists() and is_complete(final): return final
-    _write_tmp_checkpoint(tmp, model, ema_model, config, state_tensors, state_json)
-    _publish_checkpoint(tmp, final, step)
-    clean_tmp(out_dir, pid=os.getpid()); prune_checkpoints(out_dir, keep)
-    return final
-
-# %% ../nbs/05_training.ipynb #a4f64dfd
-def prune_checkpoints(out_dir,    # the run folder
-                      keep:int=3): # how many of the newest to keep
-    "Delete all but the newest `keep` checkpoints (renamed to `.tmp-*` first, so no half-deleted `ckpt-*` remains)."
-    for p in list_checkpoints(out_dir)[:-keep]:
-        trash = p.with_name(f'.tmp-del-{p.name}-{os.getpid()}')
-        os.rename(p, trash); shutil.rmtree(trash, ignore_errors=True)
-
-# %% ../nbs/05_training.ipynb #17323658
-def clean_tmp(out_dir,  # the run folder
-              pid=None): # only this process's if given
-    "Remove `.tmp-*` folders left by interrupted saves."
-    for p in Path(out_dir).glob('.tmp-*'):
-        if pid is None or p.name.endswith(f'-{pid}'): shutil.rmtree(p, ignore_errors=True)
-
-# %% ../nbs/05_training.ipynb #3f65d210
-def load_checkpoint(ckpt,         # a complete checkpoint folder
-                    device='cpu', # where the state dicts of the weights go
-                   ) -> dict:
-    "A checkpoint folder as a dict: `config`, `state` (JSON) and `model`, `ema`, `tensors` (state dicts)."
-    ckpt = Path(ckpt)
-    if not is_complete(ckpt): raise FileNotFoundError(f"{ckpt} is not a complete checkpoint (it needs {', '.join(CKPT_FILES)})")
-    return dict(path=ckpt, config=json.loads((ckpt / 'config.json').read_text()), state=json.loads((ckpt / 'state.json').read_text()),
-                model=load_file(ckpt / 'model.safetensors', device=str(device)), ema=load_file(ckpt / 'ema.safetensors', device=str(device)),
-                tensors=load_file(ckpt / 'state.safetensors'))
 
 # %% ../nbs/05_training.ipynb #f498ce43
 def model_config(model:nn.Module, # any model; ideally one with a config dict
@@ -889,3 +774,6 @@ def train_cli(argv=None): # command-line words (default: sys.argv[1:])
 
 # %% ../nbs/05_training.ipynb #94375ede
 if __name__ == '__main__' and Path(sys.argv[0]).name == 'training.py': train_cli()
+
+# %% ../nbs/05_training.ipynb #2d8be729
+__getattr__ = moved_names('diffusion_nb.training', {'prune_checkpoints': 'diffusion_nb.storage'})
