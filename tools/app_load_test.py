@@ -14,8 +14,9 @@ It makes a tiny untrained model in a temporary folder and starts the server on a
 2. After each burst, the kernels must all be released within the release time plus the culling interval, and the memory
    must come back to within 150 MB of its start.
 3. Headless Chromium (Playwright): one page loads and generates alone; then `--browsers` more load at once and press
-   Generate at the same moment: all finish, and with one generation at a time all but one say on their progress bar and in
-   their status line that they waited. Then the first visitor leaves the page and the browser vanishes without a word;
+   Generate at the same moment while the test holds the server's one generation slot with a ticket of its own (so the
+   check does not depend on timing): all wait, the k-th with k ahead, then, the slot released, they run one at a time,
+   each progress bar counting down, and all finish saying in their status line that they waited. Then the first visitor leaves the page and the browser vanishes without a word;
    their kernels must be released (by culling, if the page's own goodbye did not arrive) and memory must come back.
 
 It prints MB per session, page-load and generate times at 1 and K visitors, and the memory after the visitors leave; it
@@ -116,8 +117,9 @@ def burst(url, n, workers, tree, a, label, res):
         assert pss <= res['start'] + NEAR_START, f"memory {pss/MB:.0f} MB, not back near its start {res['start']/MB:.0f} MB"
     return kinds
 
-async def browsers(url, a, tree, res):
-    "K pages at once: load, generate alone, generate at the same moment; then leave (one closes, the rest vanish)."
+async def browsers(url, a, tree, res, queue=None):
+    """K pages at once: load, generate alone, generate at the same moment (behind a held slot of `queue`, the server's
+    queue folder, when given); then leave (one closes, the rest vanish)."""
     from playwright.async_api import async_playwright
     S = lambda name: f'.dnb-{name}'
     async with async_playwright() as pw:
@@ -148,7 +150,16 @@ async def browsers(url, a, tree, res):
         loads = await asyncio.gather(*[load(p) for p in pages[1:]])
         log(f"browsers: {a.browsers} visitors at once: pages loaded in {', '.join(f'{t:.1f}' for t in loads)} s; "
             f"{tree.kernels()} kernels, {tree.pss()/MB:.0f} MB")
-        together = await asyncio.gather(*[generate(p) for p in pages[1:]])
+        if queue is None: together = await asyncio.gather(*[generate(p) for p in pages[1:]])
+        else:   # hold the one slot with a ticket of our own, so both clicks are sure to queue; then let them go in turn
+            hold = queue/f"{time.time_ns():020d}-{os.getpid()}-loadtest.ticket"; hold.touch()
+            try:
+                gens = [asyncio.ensure_future(generate(p)) for p in pages[1:]]
+                t0 = time.time()
+                while time.time() - t0 < SLOW and not all(await asyncio.gather(*[p.evaluate(
+                        "window.dnbProgress.some(l => l.startsWith('waiting'))") for p in pages[1:]])): await asyncio.sleep(0.2)
+            finally: hold.unlink(missing_ok=True)
+            together = await asyncio.gather(*gens)
         for k, (t, st, prog) in enumerate(together):
             log(f"browsers: visitor {k+1} of {a.browsers} at once: {t:.1f} s: {st}; progress bar: {list(dict.fromkeys(prog))[:4]}...")
         waited = [k for k, (_, _, prog) in enumerate(together) if any(l.startswith('waiting') for l in prog)]
@@ -157,8 +168,11 @@ async def browsers(url, a, tree, res):
         res['per_session_generated'] = (pss - res['start'])/MB/max(kernels, 1)
         res.update(load1=t_load1, loadK=max(loads), gen1=t1, genK=max(t for t, _, _ in together))
         if not a.measure_only:
-            assert len(waited) >= a.browsers - 1, f"with one generation at a time, {a.browsers-1} visitors should have waited: {waited}"
-            assert all('waiting for a free generator' in st for k, (_, st, _) in enumerate(together) if k in waited), together
+            assert len(waited) == a.browsers, f"with the slot held, all {a.browsers} visitors should have waited: {waited}"
+            assert all('waiting for a free generator' in st for _, st, _ in together), together
+            counts = [[int(l.split()[1]) for l in dict.fromkeys(prog) if l.startswith('waiting')] for _, _, prog in together]
+            assert sorted(c[0] for c in counts) == list(range(1, a.browsers + 1)), counts   # each behind the hold and those before it
+            assert all(c == sorted(c, reverse=True) for c in counts), counts                 # and moved up as they finished, in turn
         kernels, t0 = tree.kernels(), time.time()
         await pages[0].goto('about:blank')                               # a visitor leaves: the page may tell the server
         while tree.kernels() >= kernels and time.time() - t0 < 15: await asyncio.sleep(0.5)
@@ -184,8 +198,9 @@ def main(argv=None):
         d = Path(d); tiny, _ = make_models(d)
         port = free_port(); url = f'http://127.0.0.1:{port}/'; logf = d/'server.log'
         limits = [] if a.measure_only else ['--max-sessions', str(a.sessions), '--parallel', '1', '--release-after', str(a.release_after)]
+        (d/'tmp').mkdir()                                                # the server's temporary folders, its queue among them
         with open(logf, 'w') as out:
-            proc = subprocess.Popen(app_command() + ['--port', str(port), tiny.name] + limits, cwd=d, env=env,
+            proc = subprocess.Popen(app_command() + ['--port', str(port), tiny.name] + limits, cwd=d, env={**env, 'TMPDIR': str(d/'tmp')},
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         tree = None
         try:
@@ -194,7 +209,9 @@ def main(argv=None):
             log(f"start: {tree.kernels()} kernels, {res['start']/MB:.0f} MB")
             burst(url, a.sequential, 1, tree, a, 'sequential', res)
             burst(url, a.concurrent, a.concurrent, tree, a, 'concurrent', res)
-            tree.reset(); asyncio.run(browsers(url, a, tree, res))
+            queue = None if a.measure_only else next((d/'tmp').glob('diffusion_nb_app-*/queue'), None)
+            assert a.measure_only or queue is not None, "the server's queue folder was not found"
+            tree.reset(); asyncio.run(browsers(url, a, tree, res, queue))
             if not a.measure_only: assert tree.peak_kernels <= a.sessions, tree.peak_kernels
             t, left, pss = wait_released(tree, res['start'], 60 if a.measure_only else a.release_after + 60, a.measure_only)
             log(f"browsers gone: {'released' if not left else f'{left} kernels still there'} {t:.0f} s later; memory {pss/MB:.0f} MB")
